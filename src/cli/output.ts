@@ -1,0 +1,52 @@
+import { UsageError } from "../errors.js";
+import type { Entry, JsonValue, Meta } from "../model/entry.js";
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The entry as `ls --json`, `add --json` and `update --json` print it (SPEC §5 fields). */
+export function entryJson(e: Entry): Record<string, unknown> {
+  return {
+    id: e.id,
+    name: e.name,
+    hash: e.hash,
+    size: e.size,
+    meta: e.meta,
+    version: e.version,
+    deleted: e.deleted,
+    syncStatus: e.syncStatus,
+  };
+}
+
+/**
+ * `--meta k=v`: the value is read as JSON when it is valid JSON (`year=2020` is a number, `tags=["a"]` an
+ * array, `ok=true` a boolean), and as a plain string otherwise (`title=Deep learning`). Quote a
+ * JSON-looking value to keep it a string: `code='"007"'`.
+ */
+export function parseMetaPairs(pairs: string[]): Meta {
+  const meta: Meta = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--meta expects key=value, got ${JSON.stringify(pair)}.`);
+    const key = pair.slice(0, eq);
+    const raw = pair.slice(eq + 1);
+    let value: JsonValue;
+    try {
+      value = JSON.parse(raw) as JsonValue;
+    } catch {
+      value = raw;
+    }
+    meta[key] = value;
+  }
+  return meta;
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
+}

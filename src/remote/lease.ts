@@ -1,0 +1,293 @@
+/**
+ * The writer's lock of SPEC §3: a lease made of claim files in `version.txt.lock/`, safe on servers whose
+ * LOCK and conditional requests race or are ignored (FIELD-NOTES). Only unconditional PUT, PROPFIND and
+ * DELETE are used; every claim has a unique name, so no two writes ever collide.
+ *
+ * Timing argument. A contender judges a claim by the *server's* clock: live while mtime + TTL > Date of the
+ * listing. Server mtimes are truncated to the second, so a claim can look up to 1 s older than it is. The
+ * holder therefore measures its own lease locally and conservatively: from the moment the PUT that wrote
+ * the claim *started* (the server's mtime can only be later), minus that 1 s. So when anyone may take the
+ * lock over, the holder's own clock already says the lease ended, and it stops writing a third of the TTL
+ * before that (assertSafeToWrite).
+ */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { performance } from "node:perf_hooks";
+import { LeaseLostError, LockBusyError, errorMessage } from "../errors.js";
+import { isRemoteError } from "./errors.js";
+import { readClaim, type Claim } from "./lease-claims.js";
+import type { Remote, RemoteStat } from "./remote.js";
+
+export const LOCK_DIR = "version.txt.lock";
+
+export interface LeaseEvent {
+  type: "waiting" | "acquired" | "expired-claim-removed" | "heartbeat-failed";
+  detail?: string;
+}
+
+export interface LeaseOptions {
+  ttlMs: number;
+  waitMs: number;
+  instance: string;
+  host?: string;
+  pid?: number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Monotonic milliseconds; default performance.now. */
+  now?: () => number;
+  onEvent?: (e: LeaseEvent) => void;
+}
+
+type Settings = Required<Omit<LeaseOptions, "onEvent">> & { onEvent: (e: LeaseEvent) => void };
+
+/** Server modification times have a 1 s granularity on every server measured (FIELD-NOTES). */
+const MTIME_GRANULARITY_MS = 1000;
+const BACKOFF_BASE_MS = 50;
+const BACKOFF_CAP_MS = 2000;
+/** Listings that may omit our own fresh claim (rclone lists lazily) before an attempt counts as failed. */
+const MAX_RELISTS = 5;
+const RELIST_DELAY_MS = 100;
+
+type Verdict = { kind: "held" } | { kind: "busy"; holders: RemoteStat[] } | { kind: "unseen" };
+
+export class RemoteLease {
+  private validUntil: number;
+  private released = false;
+  private heartbeatStopped = false;
+  private lost: string | null = null;
+  private lastHeartbeatError: string | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | null = null;
+
+  private constructor(
+    private readonly remote: Remote,
+    private readonly settings: Settings,
+    readonly token: string,
+    private readonly claimPath: string,
+    private readonly claimBody: Buffer,
+    validUntil: number,
+  ) {
+    this.validUntil = validUntil;
+  }
+
+  static async acquire(remote: Remote, options: LeaseOptions): Promise<RemoteLease> {
+    const s = settingsOf(options);
+    const token = randomUUID(); // one token for every attempt: a claim left by a failed DELETE is rewritten, not doubled
+    const claimPath = `${LOCK_DIR}/${token}.json`;
+    const claim: Claim = { token, instance: s.instance, host: s.host, pid: s.pid, ttlMs: s.ttlMs, acquiredAt: new Date().toISOString() };
+    const body = Buffer.from(JSON.stringify(claim) + "\n");
+    const deadline = s.now() + s.waitMs;
+    await remote.mkdir(LOCK_DIR);
+    for (let attempt = 0; ; attempt++) {
+      const started = s.now();
+      let verdict: Verdict;
+      try {
+        await writeClaim(remote, claimPath, body);
+        verdict = await inspect(remote, token, s);
+      } catch (err) {
+        // Best effort: a claim left behind (even by a PUT that failed late) would block others for a TTL.
+        await remote.delete(claimPath).catch(() => {});
+        throw err;
+      }
+      if (verdict.kind === "held") {
+        const lease = new RemoteLease(remote, s, token, claimPath, body, started + s.ttlMs - MTIME_GRANULARITY_MS);
+        s.onEvent({ type: "acquired", detail: token });
+        lease.scheduleHeartbeat();
+        return lease;
+      }
+      await deleteIgnoringMissing(remote, claimPath);
+      const left = deadline - s.now();
+      if (left <= 0) throw await busyError(remote, verdict, s);
+      s.onEvent({ type: "waiting", detail: describeVerdict(verdict) });
+      // Full jitter over a doubling window: contenders that collided once are unlikely to collide again.
+      const window = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
+      await s.sleep(Math.min(left, s.random() * window));
+    }
+  }
+
+  /** Milliseconds of the lease left by the local, conservative measure; 0 once released or lost. */
+  remainingMs(): number {
+    if (this.released || this.lost) return 0;
+    return Math.max(0, this.validUntil - this.settings.now());
+  }
+
+  /** Throws LeaseLostError unless at least a third of the TTL is left: call before every write to the share. */
+  assertSafeToWrite(): void {
+    const where = `The remote lock on ${this.remote.location}`;
+    if (this.released) throw new LeaseLostError(`${where} was already released; stopping before writing to the share.`);
+    if (this.lost) throw new LeaseLostError(`${where} was lost (${this.lost}); stopping before writing to the share.`);
+    const left = this.remainingMs();
+    if (left < this.settings.ttlMs / 3) {
+      const why = this.lastHeartbeatError ? ` (last heartbeat failed: ${this.lastHeartbeatError})` : "";
+      throw new LeaseLostError(
+        `${where} has ${(left / 1000).toFixed(1)} s of its ${this.settings.ttlMs / 1000} s lease left${why}; stopping before writing to the share.`,
+      );
+    }
+  }
+
+  /** Deletes this lease's own claim (nothing else) and stops the heartbeat. Idempotent. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    clearTimeout(this.timer);
+    // A heartbeat PUT landing after our DELETE would resurrect the claim and block others for a TTL.
+    await this.inFlight;
+    await deleteIgnoringMissing(this.remote, this.claimPath);
+  }
+
+  /** @internal Tests only: the holder goes silent, as if its process froze. */
+  stopHeartbeat(): void {
+    this.heartbeatStopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private scheduleHeartbeat(): void {
+    if (this.released || this.lost || this.heartbeatStopped) return;
+    // Four beats per usable lease (TTL minus the 1 s mtime margin): between two beats at least 3/4 of it
+    // is left, above the TTL/3 reserve of assertSafeToWrite for any TTL ≥ 2 s, and from 3 s on even one
+    // failed beat does not stop writes.
+    this.timer = setTimeout(() => {
+      this.inFlight = this.beat().finally(() => {
+        this.inFlight = null;
+        this.scheduleHeartbeat();
+      });
+    }, (this.settings.ttlMs - MTIME_GRANULARITY_MS) / 4);
+    this.timer.unref(); // a lease must never keep the process alive on its own
+  }
+
+  /** Rewrites the claim (new server mtime). Never throws: a failure is recorded and retried next tick. */
+  private async beat(): Promise<void> {
+    const started = this.settings.now();
+    if (started >= this.validUntil) {
+      this.lost = "its lease ran out before the heartbeat could renew it";
+      return;
+    }
+    try {
+      await this.remote.put(this.claimPath, this.claimBody);
+    } catch (err) {
+      this.lastHeartbeatError = errorMessage(err).replace(/\.$/, ""); // quoted inside a sentence later
+      this.settings.onEvent({ type: "heartbeat-failed", detail: this.lastHeartbeatError });
+      return;
+    }
+    // Only a rewrite that *completed* while the lease was valid extends it: until then nobody could judge
+    // the claim expired. A late one may have landed after another instance took over; it must not revive us.
+    if (this.settings.now() >= this.validUntil) {
+      this.lost = "the heartbeat completed only after the lease had run out";
+      return;
+    }
+    this.validUntil = started + this.settings.ttlMs - MTIME_GRANULARITY_MS;
+    this.lastHeartbeatError = null;
+  }
+}
+
+/** Acquires, runs fn, and always releases (a release failure is reported only if fn succeeded). */
+export async function withLease<T>(remote: Remote, opts: LeaseOptions, fn: (lease: RemoteLease) => Promise<T>): Promise<T> {
+  const lease = await RemoteLease.acquire(remote, opts);
+  let result: T;
+  try {
+    result = await fn(lease);
+  } catch (err) {
+    await lease.release().catch(() => {});
+    throw err;
+  }
+  await lease.release();
+  return result;
+}
+
+function settingsOf(o: LeaseOptions): Settings {
+  // Below ~2 s the 1 s mtime margin leaves no usable lease; a TTL is a config value in seconds anyway.
+  if (!(o.ttlMs >= 2000)) throw new RangeError(`Lease TTL must be at least 2000 ms (got ${o.ttlMs}).`);
+  if (!(o.waitMs >= 0)) throw new RangeError(`Lease wait must be ≥ 0 ms (got ${o.waitMs}).`);
+  return {
+    ttlMs: o.ttlMs,
+    waitMs: o.waitMs,
+    instance: o.instance,
+    host: o.host ?? hostname(),
+    pid: o.pid ?? process.pid,
+    random: o.random ?? Math.random,
+    sleep: o.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    now: o.now ?? (() => performance.now()),
+    onEvent: o.onEvent ?? (() => {}),
+  };
+}
+
+async function writeClaim(remote: Remote, path: string, body: Buffer): Promise<void> {
+  try {
+    await remote.put(path, body);
+  } catch (err) {
+    // The lock folder vanished (409 on most servers, 404 on rclone): recreate it once.
+    if (!isRemoteError(err, "conflict") && !isRemoteError(err, "not-found")) throw err;
+    await remote.mkdir(LOCK_DIR);
+    await remote.put(path, body);
+  }
+}
+
+async function deleteIgnoringMissing(remote: Remote, path: string): Promise<void> {
+  try {
+    await remote.delete(path);
+  } catch (err) {
+    if (!isRemoteError(err, "not-found")) throw err;
+  }
+}
+
+/** One look at the lock folder, repeated while our own fresh claim is not listed yet. */
+async function inspect(remote: Remote, token: string, s: Settings): Promise<Verdict> {
+  const ownName = `${token}.json`;
+  for (let i = 0; i <= MAX_RELISTS; i++) {
+    if (i > 0) await s.sleep(RELIST_DELAY_MS * i);
+    const listing = await remote.list(LOCK_DIR);
+    // The server's clock judges the server's mtimes. Only a server that sends no Date header leaves us
+    // with the local clock, which is then trusted to be roughly in sync with the server's.
+    const serverNow = (listing.serverDate ?? new Date()).getTime();
+    const claims = listing.entries.filter((e) => e.type === "file" && e.name.endsWith(".json"));
+    const holders: RemoteStat[] = [];
+    for (const claim of claims) {
+      if (claim.name !== ownName && (await isLive(remote, claim, serverNow, s))) holders.push(claim);
+    }
+    if (holders.length > 0) return { kind: "busy", holders };
+    // Without our own claim in it, a listing proves nothing: it may predate another's claim too.
+    if (claims.some((c) => c.name === ownName)) return { kind: "held" };
+  }
+  return { kind: "unseen" };
+}
+
+/** Live by our TTL, or else by the claim's own (longer) TTL. Expired claims are deleted on the way. */
+async function isLive(remote: Remote, claim: RemoteStat, serverNow: number, s: Settings): Promise<boolean> {
+  const age = serverNow - claim.mtime.getTime();
+  if (Number.isNaN(age)) return true; // no mtime to judge by: cautious, a claim we cannot age is live
+  if (age < s.ttlMs) return true;
+  const read = await readClaim(remote, claim.path);
+  if (read === "gone") return false;
+  if (read !== "garbage" && age < read.ttlMs) return true;
+  if (read === "garbage") {
+    // A claim being rewritten right now reads as truncated: its mtime has then moved on. Check before deleting.
+    const now = await remote.stat(claim.path);
+    if (!now) return false;
+    if (now.mtime.getTime() !== claim.mtime.getTime()) return true;
+  }
+  await deleteIgnoringMissing(remote, claim.path);
+  s.onEvent({ type: "expired-claim-removed", detail: `${claim.name} (last written ${claim.mtime.toISOString()})` });
+  return false;
+}
+
+function describeVerdict(v: Verdict): string {
+  if (v.kind === "busy") return `held by claim ${v.holders.map((h) => h.name).join(", ")}`;
+  return "own claim not yet visible in the listing";
+}
+
+async function busyError(remote: Remote, verdict: Verdict, s: Settings): Promise<LockBusyError> {
+  const waited = `it did not come free within ${Math.round(s.waitMs / 100) / 10} s`;
+  const retry = "exit code 75: try again later.";
+  if (verdict.kind !== "busy") {
+    return new LockBusyError(
+      `Could not take the remote lock on ${remote.location}: the server's listing never showed this instance's own claim, so ${waited}; ${retry}`,
+    );
+  }
+  const holder = verdict.holders[0]!;
+  const read = await readClaim(remote, holder.path).catch(() => "garbage" as const);
+  const who =
+    typeof read === "object"
+      ? `instance "${read.instance}" on host "${read.host}" (pid ${read.pid}, since ${read.acquiredAt})`
+      : `another instance (claim ${holder.name})`;
+  return new LockBusyError(`The remote lock on ${remote.location} is held by ${who}; ${waited}; ${retry}`);
+}

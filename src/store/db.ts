@@ -1,0 +1,43 @@
+import Database from "better-sqlite3";
+import { SyncdError } from "../errors.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
+
+export type Db = Database.Database;
+
+/**
+ * Opens (creating if needed) the local library database and brings its schema up to date.
+ * WAL lets readers (CLI `ls`, the HTTP API) run while a sync writes; `synchronous = NORMAL` is durable
+ * across process crashes in WAL mode, which is what a killed sync needs.
+ */
+export function openLocalDb(file: string): Db {
+  const db = new Database(file);
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+export function migrate(db: Db): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new SyncdError(
+      "schema-too-new",
+      `The local library ${db.name} has schema version ${current}, newer than this syncd understands (${SCHEMA_VERSION}); upgrade syncd.`,
+    );
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    const step = MIGRATIONS[v];
+    if (!step) break;
+    db.transaction(() => {
+      step(db);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * The library's one write path (SPEC §1): the CLI, the HTTP API, the importer and any TypeScript caller
+ * change entries only through Library, and every change is recorded for sync in the same transaction
+ * that makes it: version + 1, a fresh hybrid-clock stamp, this instance as origin, sync_status 'pending'.
+ * Nothing ever scans the file system to find changes.
+ *
+ * Content reaches the blob store BEFORE the transaction that references it, so a committed row never
+ * points at a missing blob. The CLI and the daemon may write the same data directory at once; that is why
+ * mutations use IMMEDIATE transactions (read-modify-write under SQLite's write lock) and why the clock is
+ * re-read from the database inside each of them (see adoptStoredClock).
+ */
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Statement, Transaction } from "better-sqlite3";
+import { monotonicFactory, ulid } from "ulidx";
+import { EntryNotFoundError, SyncdError, UsageError } from "../errors.js";
+import { type Entry, type Meta, validateName } from "../model/entry.js";
+import { type ClockWarning, HybridClock } from "../sync/hlc.js";
+import { type BlobInfo, BlobStore } from "./blob-store.js";
+import { type Db, openLocalDb } from "./db.js";
+import { type EntryRow, metaToJson, rowToEntry } from "./entry-row.js";
+import { listFiles } from "./walk.js";
+
+export { type EntryRow, rowToEntry, toState } from "./entry-row.js";
+
+export interface LibraryOptions {
+  instanceName: string;
+  /** Wall clock in ms; injectable so tests can make it stutter or go back. */
+  now?: () => number;
+  /** A received clock stamp was too far ahead (see HybridClock.receive); default: one line on stderr. */
+  onClockWarning?: (warning: ClockWarning) => void;
+}
+
+/** A file path (streamed into the store) or bytes. */
+export type ContentSource = string | Buffer;
+
+export interface MetaPatch {
+  set?: Meta;
+  unset?: string[];
+}
+
+export interface ImportProgress {
+  done: number;
+  total: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** The entry name just imported. */
+  name: string;
+}
+
+/** Rows per import transaction: big enough to amortise commits, small enough not to hold the lock long. */
+const IMPORT_BATCH = 500;
+
+/** Changing a tombstone would resurrect it half-way; the message says what to do instead. */
+export class EntryDeletedError extends SyncdError {
+  constructor(entry: Entry) {
+    super("entry-deleted", `Entry ${entry.id} (${JSON.stringify(entry.name)}) is deleted and cannot be changed; add the file again instead.`);
+  }
+}
+
+/** A blob vanished between writing it and referencing it (another process released it): write it again. */
+class BlobVanished extends SyncdError {
+  constructor() {
+    super("blob-vanished", "Content written to the local store kept disappearing before it could be recorded; try again.");
+  }
+}
+
+export async function openLibrary(dataDir: string, opts: LibraryOptions): Promise<Library> {
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true });
+  const db = openLocalDb(join(dir, "library.db"));
+  try {
+    return new Library(db, dir, opts);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+type Changes = Partial<Pick<Entry, "name" | "hash" | "size" | "meta" | "deleted">>;
+
+export class Library {
+  readonly blobs: BlobStore;
+  readonly instanceId: string;
+  readonly instanceName: string;
+  private readonly now: () => number;
+  private readonly newId = monotonicFactory();
+  private readonly onClockWarning: (warning: ClockWarning) => void;
+  private currentClock: HybridClock;
+  private readonly sql: Record<
+    "byId" | "live" | "liveCount" | "all" | "insert" | "update" | "pending" | "getState" | "setState" | "hashLive",
+    Statement
+  >;
+  private readonly mutateTx: Transaction<(id: string, change: (e: Entry) => Changes | null) => { before: Entry; after: Entry }>;
+  private readonly insertTx: Transaction<(rows: Array<{ name: string; blob: BlobInfo; meta: string }>) => Entry[]>;
+  private readonly releaseTx: Transaction<(hash: string) => void>;
+
+  constructor(
+    readonly db: Db,
+    readonly dataDir: string,
+    opts: LibraryOptions,
+  ) {
+    this.instanceName = opts.instanceName;
+    this.now = opts.now ?? Date.now;
+    this.onClockWarning = opts.onClockWarning ?? warnOnStderr;
+    this.blobs = new BlobStore(dataDir);
+    this.blobs.cleanTemp();
+    this.sql = {
+      byId: db.prepare("SELECT * FROM entries WHERE id = ?"),
+      live: db.prepare("SELECT * FROM entries WHERE deleted = 0 ORDER BY name, id"),
+      liveCount: db.prepare("SELECT COUNT(*) AS n FROM entries WHERE deleted = 0"),
+      all: db.prepare("SELECT * FROM entries ORDER BY name, id"),
+      insert: db.prepare(`INSERT INTO entries (id, name, hash, size, meta, version, deleted, hlc, origin, sync_status, created_at, updated_at)
+        VALUES (@id, @name, @hash, @size, @meta, 1, 0, @hlc, @origin, 'pending', @now, @now)`),
+      update: db.prepare(`UPDATE entries SET name = @name, hash = @hash, size = @size, meta = @meta, version = @version,
+        deleted = @deleted, hlc = @hlc, origin = @origin, sync_status = @sync_status, updated_at = @now WHERE id = @id`),
+      // Exactly this shape, so SQLite answers from the partial index entries_pending (the O(1) skip check).
+      pending: db.prepare("SELECT COUNT(*) AS n FROM entries WHERE sync_status = 'pending'"),
+      getState: db.prepare("SELECT value FROM state WHERE key = ?"),
+      setState: db.prepare("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      hashLive: db.prepare("SELECT 1 FROM entries WHERE hash = ? AND deleted = 0 LIMIT 1"),
+    };
+    // INSERT OR IGNORE then read back: if two processes open a new data directory at once, one id wins.
+    db.prepare("INSERT OR IGNORE INTO state (key, value) VALUES ('instance_id', ?)").run(ulid());
+    this.instanceId = this.getState("instance_id") as string;
+    this.currentClock = this.makeClock(this.getState("hlc"));
+    this.mutateTx = db.transaction((id, change) => this.mutateInTx(id, change));
+    this.insertTx = db.transaction((rows) => rows.map((row) => this.insertInTx(row.name, row.blob, row.meta)));
+    this.releaseTx = db.transaction((hash) => {
+      if (this.sql.hashLive.get(hash) === undefined) this.blobs.remove(hash);
+    });
+  }
+
+  /**
+   * This instance's clock. Read it afresh each time (do not keep the object): when another process has
+   * stamped a later change, the library adopts that stamp by replacing the clock.
+   */
+  get clock(): HybridClock {
+    return this.currentClock;
+  }
+
+  /**
+   * Adds a new entry. A name that a live entry already has is allowed: ids are identity and names are
+   * labels (two instances may add the same name before they sync, and both entries must survive).
+   */
+  async add(input: { source: ContentSource; name: string; meta?: Meta }): Promise<Entry> {
+    const name = validateName(input.name);
+    const meta = metaToJson(input.meta === undefined ? {} : input.meta);
+    const [entry] = await this.withBlobs([input.source], ([blob]) => this.insertTx.immediate([{ name, blob: blob as BlobInfo, meta }]));
+    return entry as Entry;
+  }
+
+  async updateContent(id: string, source: ContentSource): Promise<Entry> {
+    this.requireLive(id); // fail before copying what may be a large file
+    const { before, after } = await this.withBlobs([source], ([written]) => {
+      const blob = written as BlobInfo;
+      return this.mutateTx.immediate(id, (cur) => (cur.hash === blob.hash ? null : { hash: blob.hash, size: blob.size }));
+    });
+    if (before.hash !== after.hash) this.releaseBlob(before.hash);
+    return after;
+  }
+
+  updateMeta(id: string, patch: MetaPatch): Entry {
+    const unset = patch.unset ?? [];
+    const both = unset.find((key) => patch.set && Object.hasOwn(patch.set, key));
+    if (both !== undefined) throw new UsageError(`Metadata key ${JSON.stringify(both)} is both set and unset; choose one.`);
+    if (patch.set !== undefined) metaToJson(patch.set);
+    return this.mutateTx.immediate(id, (cur) => {
+      const meta: Meta = { ...cur.meta, ...patch.set };
+      for (const key of unset) delete meta[key];
+      return metaToJson(meta) === metaToJson(cur.meta) ? null : { meta };
+    }).after;
+  }
+
+  rename(id: string, name: string): Entry {
+    validateName(name);
+    return this.mutateTx.immediate(id, (cur) => (cur.name === name ? null : { name })).after;
+  }
+
+  /** Deletes as a tombstone (deleted = 1, kept for sync); the bytes go once no live entry uses them. */
+  remove(id: string): Entry {
+    const { before, after } = this.mutateTx.immediate(id, () => ({ deleted: true }));
+    this.releaseBlob(before.hash);
+    return after;
+  }
+
+  /** Adds every regular file under `dir` (see listFiles), named by its path relative to `dir`. */
+  async importDir(dir: string, opts: { onProgress?: (p: ImportProgress) => void } = {}): Promise<Entry[]> {
+    const files = await listFiles(dir);
+    // Every name is checked before anything is written: an import is all-or-nothing about names.
+    for (const file of files) validateName(file.name);
+    const meta = metaToJson({});
+    const progress = { done: 0, total: files.length, bytesDone: 0, bytesTotal: files.reduce((n, f) => n + f.size, 0) };
+    const added: Entry[] = [];
+    for (let start = 0; start < files.length; start += IMPORT_BATCH) {
+      const batch = files.slice(start, start + IMPORT_BATCH);
+      const entries = await this.withBlobs(
+        batch.map((f) => f.path),
+        (blobs) => this.insertTx.immediate(batch.map((f, i) => ({ name: f.name, blob: blobs[i] as BlobInfo, meta }))),
+        (i, blob) => {
+          progress.done += 1;
+          progress.bytesDone += blob.size;
+          opts.onProgress?.({ ...progress, name: (batch[i] as { name: string }).name });
+        },
+      );
+      added.push(...entries);
+    }
+    return added;
+  }
+
+  get(id: string): Entry | null {
+    const row = this.sql.byId.get(id) as EntryRow | undefined;
+    return row ? rowToEntry(row) : null;
+  }
+
+  require(id: string): Entry {
+    const entry = this.get(id);
+    if (!entry) throw new EntryNotFoundError(id);
+    return entry;
+  }
+
+  list(opts: { includeDeleted?: boolean } = {}): Entry[] {
+    return ((opts.includeDeleted ? this.sql.all : this.sql.live).all() as EntryRow[]).map(rowToEntry);
+  }
+
+  pendingCount(): number {
+    return (this.sql.pending.get() as { n: number }).n;
+  }
+
+  /** Entries that are not tombstones (the deletion guard's denominator). */
+  liveCount(): number {
+    return (this.sql.liveCount.get() as { n: number }).n;
+  }
+
+  getState(key: string): string | null {
+    return (this.sql.getState.get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  setState(key: string, value: string): void {
+    this.sql.setState.run(key, value);
+  }
+
+  /** Persists the clock after the sync engine fed it remote stamps (receive), never moving the stored one back. */
+  persistClock(): void {
+    this.db.transaction(() => {
+      this.adoptStoredClock();
+      this.sql.setState.run("hlc", this.currentClock.current());
+    }).immediate();
+  }
+
+  /** Drops a blob from the local store unless a live entry still uses it. */
+  releaseBlob(hash: string): void {
+    // Under the write lock, so that it cannot interleave with another process's "blob exists?" check in
+    // mutateInTx/insertInTx: either that check sees the blob gone (and rewrites it) or we see its row.
+    this.releaseTx.immediate(hash);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private requireLive(id: string): Entry {
+    const entry = this.require(id);
+    if (entry.deleted) throw new EntryDeletedError(entry);
+    return entry;
+  }
+
+  private mutateInTx(id: string, change: (e: Entry) => Changes | null): { before: Entry; after: Entry } {
+    const before = this.requireLive(id);
+    const changes = change(before);
+    if (changes === null) return { before, after: before }; // a no-op is not a change: nothing to sync
+    if (changes.hash !== undefined && changes.hash !== before.hash && !this.blobs.has(changes.hash)) throw new BlobVanished();
+    const { hlc, now } = this.stamp();
+    const next = { ...before, ...changes };
+    this.sql.update.run({
+      id,
+      name: next.name,
+      hash: next.hash,
+      size: next.size,
+      meta: metaToJson(next.meta),
+      version: before.version + 1,
+      deleted: next.deleted ? 1 : 0,
+      hlc,
+      origin: this.instanceId,
+      // A held conflict stays held until it is resolved; the edit is part of the local side.
+      sync_status: before.syncStatus === "conflict" ? "conflict" : "pending",
+      now,
+    });
+    return { before, after: this.require(id) };
+  }
+
+  private insertInTx(name: string, blob: BlobInfo, meta: string): Entry {
+    if (!this.blobs.has(blob.hash)) throw new BlobVanished();
+    const id = this.newId();
+    const { hlc, now } = this.stamp();
+    this.sql.insert.run({ id, name, hash: blob.hash, size: blob.size, meta, hlc, origin: this.instanceId, now });
+    return this.require(id);
+  }
+
+  /** A fresh clock stamp, persisted in the caller's transaction. */
+  private stamp(): { hlc: string; now: number } {
+    this.adoptStoredClock();
+    const hlc = this.currentClock.tick();
+    this.sql.setState.run("hlc", hlc);
+    return { hlc, now: this.now() };
+  }
+
+  /**
+   * Another process on this data directory (CLI beside the daemon) may have stamped later than our
+   * in-memory clock. Adopt its stamp as our own last one, without receive()'s drift clamp: it is our
+   * own instance's stamp, and clamping it would move the clock back when the wall clock went back.
+   */
+  private adoptStoredClock(): void {
+    const stored = this.getState("hlc");
+    if (stored !== null && stored > this.currentClock.current()) this.currentClock = this.makeClock(stored);
+  }
+
+  private makeClock(last: string | null): HybridClock {
+    return new HybridClock(this.instanceId, last, this.now, undefined, this.onClockWarning);
+  }
+
+  private async writeContent(source: ContentSource): Promise<BlobInfo> {
+    if (Buffer.isBuffer(source)) return this.blobs.writeBuffer(source);
+    if (typeof source === "string") return this.blobs.writeFromFile(source);
+    throw new UsageError("Content must be a file path or a Buffer.");
+  }
+
+  /** Writes the blobs, then runs `commit`; rewrites any blob that another process released meanwhile. */
+  private async withBlobs<T>(
+    sources: ContentSource[],
+    commit: (blobs: BlobInfo[]) => T,
+    onWritten?: (index: number, blob: BlobInfo) => void,
+  ): Promise<T> {
+    const blobs: BlobInfo[] = [];
+    for (const [i, source] of sources.entries()) {
+      blobs.push(await this.writeContent(source));
+      onWritten?.(i, blobs[i] as BlobInfo);
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return commit(blobs);
+      } catch (err) {
+        if (!(err instanceof BlobVanished) || attempt >= 3) throw err;
+        for (const [i, source] of sources.entries()) {
+          if (!this.blobs.has((blobs[i] as BlobInfo).hash)) blobs[i] = await this.writeContent(source);
+        }
+      }
+    }
+  }
+}
+
+function warnOnStderr(w: ClockWarning): void {
+  process.stderr.write(
+    `syncd: instance ${w.node} stamped a change ${Math.round(w.aheadMs / 1000)} s ahead of this machine's clock; ` +
+      "following it only up to the drift bound (check that machine's clock).\n",
+  );
+}

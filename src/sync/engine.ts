@@ -1,0 +1,381 @@
+/**
+ * One sync run, end to end (SPEC §1, §3). The order of the steps is the safety argument:
+ *   local process lock → O(1) skip check → remote lease → metadata.db (verified) → plan (pure)
+ *   → uploads (verified, before anything references them) → downloads (verified)
+ *   → publish (re-check version.txt; temp name + move; version.txt last) → local commit → release.
+ * A crash between any two steps leaves the share either at the old or at the new version, and the local
+ * library either before or after this run; the next run converges from wherever it stopped.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { ulid } from "ulidx";
+import { errorMessage, ShareError, SyncdError } from "../errors.js";
+import { sameContent, type EntryState } from "../model/entry.js";
+import { RemoteLease } from "../remote/lease.js";
+import type { Remote } from "../remote/remote.js";
+import { countOpenConflicts } from "../store/conflicts.js";
+import type { Library } from "../store/library.js";
+import { emptySummary, PhaseProgress, type SyncEventListener, type SyncSummary } from "./events.js";
+import { LocalSyncView, type LocalSyncRow } from "./local-sync.js";
+import { acquireLocalLock } from "./local-lock.js";
+import { planEntries, type ConflictPolicy, type EntryAction, type PlanInput } from "./plan.js";
+import { loadShare, publishShare, readVersion, type LoadedShare } from "./share-access.js";
+import type { SharedRow } from "./shared-db.js";
+import { downloadFiles, uploadFiles, type DataFile } from "./transfer.js";
+
+export interface SyncSettings {
+  concurrency: number;
+  conflictPolicy: ConflictPolicy;
+  lockTtlSeconds: number;
+  lockWaitSeconds: number;
+  tombstoneRetentionDays: number;
+  maxDeletePercent: number;
+}
+
+export interface SyncOptions {
+  /** Bypass the skip check, and the delete and share-identity guards (SPEC §3). */
+  force?: boolean;
+}
+
+export interface SyncStatusReport {
+  unsynced: number;
+  localVersion: number | null;
+  remoteVersion: number | null;
+  syncNeeded: boolean | null;
+  lastSyncAt: string | null;
+  lastError: string | null;
+  conflicts: number;
+}
+
+/** Keys of the local state table that the engine owns. */
+const STATE = {
+  shareId: "share_id",
+  syncedVersion: "synced_version",
+  lastSyncAt: "last_sync_at",
+  lastError: "last_error",
+} as const;
+
+/** Below this many deletions a run is never stopped by the maxDeletePercent guard. */
+const DELETE_GUARD_MIN = 10;
+
+export class SyncEngine {
+  private readonly view: LocalSyncView;
+
+  constructor(
+    private readonly library: Library,
+    private readonly remote: Remote,
+    private readonly settings: SyncSettings,
+    private readonly emit: SyncEventListener = () => {},
+  ) {
+    this.view = new LocalSyncView(library.db);
+  }
+
+  /** `syncd status`: what the O(1) check sees. A share that cannot be read leaves syncNeeded unknown (null). */
+  async status(): Promise<SyncStatusReport> {
+    const unsynced = this.library.pendingCount();
+    const localVersion = this.syncedVersion();
+    let remoteVersion: number | null = null;
+    let syncNeeded: boolean | null = null;
+    try {
+      const probe = await readVersion(this.remote);
+      remoteVersion = probe.kind === "ok" ? probe.info.version : null;
+      syncNeeded = unsynced > 0 || !this.upToDate(probe);
+    } catch {
+      syncNeeded = unsynced > 0 ? true : null;
+    }
+    return {
+      unsynced,
+      localVersion,
+      remoteVersion,
+      syncNeeded,
+      lastSyncAt: this.library.getState(STATE.lastSyncAt) ?? null,
+      lastError: this.library.getState(STATE.lastError) ?? null,
+      conflicts: countOpenConflicts(this.library.db),
+    };
+  }
+
+  async sync(options: SyncOptions = {}): Promise<SyncSummary> {
+    const started = Date.now();
+    const force = options.force ?? false;
+    this.emit({ type: "sync.started", force });
+    try {
+      const release = await acquireLocalLock(this.library.dataDir, this.settings.lockWaitSeconds * 1000);
+      let summary: SyncSummary;
+      try {
+        summary = await this.run(force);
+      } finally {
+        await release();
+      }
+      summary.durationMs = Date.now() - started;
+      this.library.setState(STATE.lastError, "");
+      this.emit({ type: "sync.completed", summary });
+      return summary;
+    } catch (err) {
+      const error = err instanceof SyncdError ? { code: err.code, message: err.message } : { code: "internal", message: errorMessage(err) };
+      this.library.setState(STATE.lastError, error.message);
+      this.emit({ type: "sync.failed", error });
+      throw err;
+    }
+  }
+
+  private syncedVersion(): number | null {
+    const v = this.library.getState(STATE.syncedVersion);
+    return v ? Number(v) : null;
+  }
+
+  private upToDate(probe: Awaited<ReturnType<typeof readVersion>>): boolean {
+    return (
+      probe.kind === "ok" &&
+      probe.info.version === this.syncedVersion() &&
+      probe.info.share === this.library.getState(STATE.shareId)
+    );
+  }
+
+  private async run(force: boolean): Promise<SyncSummary> {
+    const summary = emptySummary();
+    // O(1) skip check: one indexed COUNT and one GET. An unreadable version.txt throws: "unknown".
+    const check = new PhaseProgress(this.emit, "check", 1, 0);
+    if (!force && this.library.pendingCount() === 0 && this.upToDate(await readVersion(this.remote))) {
+      check.finish();
+      summary.skipped = true;
+      summary.version = this.syncedVersion();
+      return summary;
+    }
+    check.finish();
+
+    const lockProgress = new PhaseProgress(this.emit, "lock", 1, 0);
+    const lease = await RemoteLease.acquire(this.remote, {
+      ttlMs: this.settings.lockTtlSeconds * 1000,
+      waitMs: this.settings.lockWaitSeconds * 1000,
+      instance: this.library.instanceName,
+      onEvent: (e) => this.emit({ type: "log", level: e.type === "heartbeat-failed" ? "warn" : "info", message: `lock ${e.type}`, data: { detail: e.detail } }),
+    });
+    lockProgress.finish();
+    const workDir = join(this.library.dataDir, "tmp");
+    await mkdir(workDir, { recursive: true });
+    let share: LoadedShare | null = null;
+    try {
+      const metaProgress = new PhaseProgress(this.emit, "metadata", 1, 0);
+      share = await loadShare(this.remote, workDir, () => ulid());
+      metaProgress.finish();
+      if (share.repaired) this.emit({ type: "log", level: "warn", message: `share repaired: ${share.repaired}` });
+      await this.merge(share, force, lease, summary);
+    } finally {
+      if (share) {
+        const file = share.db.file;
+        share.db.close();
+        await rm(file, { force: true });
+        await rm(`${file}-journal`, { force: true });
+      }
+      await lease.release();
+    }
+    return summary;
+  }
+
+  private async merge(share: LoadedShare, force: boolean, lease: RemoteLease, summary: SyncSummary): Promise<void> {
+    const { db } = share;
+    const knownShare = this.library.getState(STATE.shareId) || null;
+    let syncedVersion = this.syncedVersion();
+
+    // Share identity guards (SPEC §3): never merge into (and so delete from) a share we were not synced with.
+    if (knownShare && (knownShare !== db.shareId || share.created)) {
+      if (!force) {
+        throw new ShareError(
+          share.created ? "share-empty" : "share-mismatch",
+          share.created
+            ? `The share at ${this.remote.location} is empty, but this data directory was synced with share ${knownShare}; nothing was changed. If the share was reset on purpose, run "syncd sync --force" to upload this library as a new share.`
+            : `The share at ${this.remote.location} is share ${db.shareId}, but this data directory was synced with share ${knownShare}; nothing was changed. Check webdav.url and webdav.root, or run "syncd sync --force" to merge this library into that share.`,
+        );
+      }
+      this.resetSyncBookkeeping();
+      syncedVersion = null;
+    }
+
+    // Candidates: everything changed here since the last sync, and everything the share changed since then.
+    // A first sync, a share older than our last sync, or a last sync older than the tombstone window
+    // (purged tombstones are gone from the share) reconciles everything.
+    const lastSyncAt = Date.parse(this.library.getState(STATE.lastSyncAt) ?? "");
+    const retentionMs = this.settings.tombstoneRetentionDays * 86_400_000;
+    const full = force || syncedVersion === null || db.version < syncedVersion || !(Date.now() - lastSyncAt < retentionMs);
+    const planProgress = new PhaseProgress(this.emit, "plan", 1, 0);
+    const inputs = this.collectInputs(share, full ? null : syncedVersion);
+    const names = db.instanceNames();
+    names.set(this.library.instanceId, this.library.instanceName);
+    const actions = planEntries(inputs.values(), {
+      policy: this.settings.conflictPolicy,
+      instanceId: this.library.instanceId,
+      instanceName: this.library.instanceName,
+      stamp: () => this.library.clock.tick(),
+      newId: () => ulid(),
+      now: Date.now(),
+      nameOf: (id) => names.get(id) ?? id.slice(-6),
+    });
+    planProgress.finish();
+    if (!force) this.guardDeletions(actions, inputs, db.liveCount());
+
+    // Transfers: uploads must be on the share before any metadata.db that references them is published.
+    const toRemote: SharedRow[] = [];
+    const uploads = new Map<string, DataFile>();
+    const downloads = new Map<string, DataFile>();
+    const wantsUpload = (state: EntryState) => {
+      if (!state.deleted && !db.hasData(state.hash)) uploads.set(state.hash, { hash: state.hash, size: state.size });
+    };
+    const wantsDownload = (state: EntryState) => {
+      if (!state.deleted && !this.library.blobs.has(state.hash)) downloads.set(state.hash, { hash: state.hash, size: state.size });
+    };
+    for (const action of actions) {
+      if (action.remote) {
+        toRemote.push({ id: action.id, state: action.remote });
+        wantsUpload(action.remote);
+      }
+      if (action.local) wantsDownload(action.local);
+      for (const copy of action.copies ?? []) {
+        toRemote.push({ id: copy.id, state: copy.state });
+        wantsUpload(copy.state);
+        wantsDownload(copy.state);
+      }
+    }
+    const beforeWrite = () => lease.assertSafeToWrite();
+    const up = [...uploads.values()];
+    summary.bytesUp += await uploadFiles(this.remote, this.library.blobs, up, {
+      concurrency: this.settings.concurrency,
+      beforeWrite,
+      progress: new PhaseProgress(this.emit, "upload", up.length, sum(up)),
+    });
+    const down = [...downloads.values()];
+    summary.bytesDown += await downloadFiles(this.remote, this.library.blobs, down, {
+      concurrency: this.settings.concurrency,
+      progress: new PhaseProgress(this.emit, "download", down.length, sum(down)),
+    });
+
+    // Publish a new share version when the share changes (or must be repaired / created).
+    let version = db.version;
+    if (toRemote.length > 0 || share.repaired || share.created) {
+      const publishing = new PhaseProgress(this.emit, "publish", 1, 0);
+      if (toRemote.length > 0 || share.created) version = db.commit(toRemote, { id: this.library.instanceId, name: this.library.instanceName });
+      db.close();
+      await publishShare(this.remote, db.file, { version, share: db.shareId }, share.startedFrom, lease.token, beforeWrite);
+      publishing.finish();
+    }
+
+    // Local commit, in one transaction, only after the share holds the new version.
+    const applying = new PhaseProgress(this.emit, "apply", actions.length, 0);
+    const replacedHashes = this.applyLocally(actions, inputs, version, summary);
+    this.library.setState(STATE.shareId, db.shareId);
+    this.library.setState(STATE.syncedVersion, String(version));
+    this.library.setState(STATE.lastSyncAt, new Date().toISOString());
+    applying.finish();
+    for (const hash of replacedHashes) this.library.releaseBlob(hash);
+    summary.version = version;
+  }
+
+  /** The plan's inputs, by entry id: the candidates' local rows (with base) and share rows. */
+  private collectInputs(share: LoadedShare, since: number | null): Map<string, PlanInput & { row: LocalSyncRow | null }> {
+    const { db } = share;
+    const inputs = new Map<string, PlanInput & { row: LocalSyncRow | null }>();
+    const localRows = since === null ? this.view.all() : this.view.pending();
+    const remoteRows = db.changedSince(since ?? -1);
+    const remoteById = new Map(remoteRows.map((r) => [r.id, r.state]));
+    for (const row of localRows) {
+      const remote = remoteById.has(row.id) ? (remoteById.get(row.id) as EntryState) : db.get(row.id);
+      inputs.set(row.id, { id: row.id, local: row.state, base: row.base, remote, pending: row.status === "pending", row });
+    }
+    for (const { id, state } of remoteRows) {
+      if (inputs.has(id)) continue;
+      const row = this.view.get(id);
+      inputs.set(id, { id, local: row?.state ?? null, base: row?.base ?? null, remote: state, pending: row?.status === "pending", row });
+    }
+    for (const input of inputs.values()) if (input.remote) this.library.clock.receive(input.remote.hlc);
+    return inputs;
+  }
+
+  /** SPEC §3: a run that would delete more than maxDeletePercent of the library stops unless forced. */
+  private guardDeletions(actions: EntryAction[], inputs: Map<string, PlanInput>, remoteLive: number): void {
+    let deletions = 0;
+    for (const a of actions) {
+      const input = inputs.get(a.id);
+      if (a.local?.deleted && input?.local && !input.local.deleted) deletions++;
+      if (a.remote?.deleted && input?.remote && !input.remote.deleted) deletions++;
+    }
+    const library = Math.max(remoteLive, this.library.liveCount());
+    if (deletions >= DELETE_GUARD_MIN && deletions * 100 > library * this.settings.maxDeletePercent) {
+      throw new ShareError(
+        "too-many-deletions",
+        `This sync would delete ${deletions} of ${library} entries, more than sync.maxDeletePercent (${this.settings.maxDeletePercent}%); nothing was changed. Run "syncd sync --force" if that is intended.`,
+      );
+    }
+  }
+
+  /** Applies the plan to the local library; returns the content hashes the run stopped referencing. */
+  private applyLocally(
+    actions: EntryAction[],
+    inputs: Map<string, PlanInput & { row: LocalSyncRow | null }>,
+    version: number,
+    summary: SyncSummary,
+  ): Set<string> {
+    const replaced = new Set<string>();
+    this.view.transaction(() => {
+      for (const action of actions) {
+        const input = inputs.get(action.id);
+        const before = input?.local ?? null;
+        const remoteBefore = input?.remote ?? null;
+        const expect = input?.row?.state.hlc ?? null;
+        if (action.conflict) {
+          this.emit({ type: "conflict", conflict: action.conflict, policy: this.settings.conflictPolicy, held: action.base === null });
+          summary.conflicts++;
+        }
+        if (action.base === null) {
+          if (action.conflict) this.view.hold(action.conflict, () => ulid());
+          continue;
+        }
+        if (action.local && !action.local.deleted && !this.library.blobs.has(action.local.hash)) {
+          // Another process released the downloaded blob before this transaction: leave the row unsynced,
+          // the next run downloads it again.
+          continue;
+        }
+        if (action.local) {
+          if (this.view.write(action.id, action.local, action.base, version, expect) && before && before.hash !== action.local.hash) {
+            replaced.add(before.hash);
+          }
+        } else if (expect !== null) {
+          this.view.markSynced(action.id, action.base, version, expect);
+        }
+        this.view.closeConflicts(action.id);
+        for (const copy of action.copies ?? []) this.view.write(copy.id, copy.state, copy.state, version, null);
+        countAction(summary, action, before, remoteBefore);
+      }
+      this.library.persistClock();
+    });
+    return replaced;
+  }
+
+  /** After a share reset or relink (forced): every row is diffed as if never synced. */
+  private resetSyncBookkeeping(): void {
+    this.library.db.prepare("UPDATE entries SET base = NULL, synced_rev = NULL, sync_status = 'pending' WHERE sync_status = 'synced'").run();
+    this.library.setState(STATE.syncedVersion, "");
+  }
+}
+
+function sum(files: DataFile[]): number {
+  return files.reduce((n, f) => n + f.size, 0);
+}
+
+/** Summary counters of SPEC §5, from what an action changed on each side. */
+function countAction(summary: SyncSummary, action: EntryAction, local: EntryState | null, remote: EntryState | null): void {
+  const r = action.remote;
+  if (r) {
+    if (r.deleted) {
+      if (remote && !remote.deleted) summary.deletedRemote++;
+    } else if (!remote || remote.deleted || remote.hash !== r.hash) summary.uploaded++;
+    else summary.metadataPushed++;
+  }
+  const l = action.local;
+  if (l && !(local && l.hlc === local.hlc)) {
+    if (l.deleted) {
+      if (local && !local.deleted) summary.deletedLocal++;
+    } else if (!local || local.deleted || local.hash !== l.hash) summary.downloaded++;
+    else if (!sameContent(local, l)) summary.metadataPulled++;
+  }
+  // A keep_both copy is a new entry on both sides, made from the side that lost.
+  summary.uploaded += action.copies?.length ?? 0;
+}

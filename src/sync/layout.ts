@@ -1,0 +1,15 @@
+/** Names in the share's root folder (SPEC §3). */
+export const METADATA_DB = "metadata.db";
+export const VERSION_TXT = "version.txt";
+export const LOCK_DIR = "version.txt.lock";
+/** Prefix of metadata.db uploads not yet moved into place; a dead writer may leave them behind. */
+export const METADATA_TMP_PREFIX = "metadata.db.tmp-";
+
+/** `<aa>/<sha256>`: data files are content-addressed and immutable once written. */
+export function dataPath(hash: string): string {
+  return `${hash.slice(0, 2)}/${hash}`;
+}
+
+export function dataDir(hash: string): string {
+  return hash.slice(0, 2);
+}

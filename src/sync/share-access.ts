@@ -1,0 +1,175 @@
+/**
+ * Reading and publishing the share's shared state (SPEC §3): `version.txt`, then `metadata.db` verified
+ * against the SHA-256 that version.txt names. Publishing writes metadata.db under a temporary name, moves
+ * it into place, and writes version.txt last, so a reader always finds either the old or the new state,
+ * and a writer that dies in between leaves a newer valid metadata.db that the next holder adopts.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ShareError } from "../errors.js";
+import { isRemoteError } from "../remote/errors.js";
+import type { Remote } from "../remote/remote.js";
+import { METADATA_DB, METADATA_TMP_PREFIX, VERSION_TXT } from "./layout.js";
+import { SharedDb } from "./shared-db.js";
+import { formatVersionFile, parseVersionFile, type VersionInfo } from "./version-file.js";
+
+export type VersionProbe =
+  | { kind: "ok"; info: VersionInfo }
+  | { kind: "missing" }
+  | { kind: "invalid"; text: string };
+
+/** GET version.txt. Network and server errors propagate: the state is then unknown, never "up to date". */
+export async function readVersion(remote: Remote): Promise<VersionProbe> {
+  let body: Buffer;
+  try {
+    body = await remote.get(VERSION_TXT);
+  } catch (err) {
+    if (isRemoteError(err, "not-found")) return { kind: "missing" };
+    throw err;
+  }
+  const text = body.toString("utf8");
+  const info = parseVersionFile(text);
+  return info ? { kind: "ok", info } : { kind: "invalid", text: text.slice(0, 200) };
+}
+
+export function sameProbe(a: VersionProbe, b: VersionProbe): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === "ok" && b.kind === "ok") {
+    return a.info.version === b.info.version && a.info.sha256 === b.info.sha256 && a.info.share === b.info.share;
+  }
+  if (a.kind === "invalid" && b.kind === "invalid") return a.text === b.text;
+  return true;
+}
+
+export interface LoadedShare {
+  db: SharedDb;
+  /** version.txt as found under the lock: publishing requires finding it unchanged. */
+  startedFrom: VersionProbe;
+  /** The share was created by this run (it was empty). */
+  created: boolean;
+  /** version.txt does not describe metadata.db (a writer died mid-publish): publish even with no change. */
+  repaired: string | null;
+}
+
+/**
+ * Loads the share's metadata into a private working copy in `workDir`. An empty folder becomes a new share
+ * (with a new share id); a metadata.db that is newer than version.txt (a writer died between moving it into
+ * place and writing version.txt) is adopted and the run republishes it; anything else that does not check
+ * out is refused with a message that says what is wrong.
+ */
+export async function loadShare(remote: Remote, workDir: string, newShareId: () => string): Promise<LoadedShare> {
+  const startedFrom = await readVersion(remote);
+  const file = join(workDir, `shared-${randomUUID()}.db`);
+  const location = `${remote.location}/${METADATA_DB}`;
+  const downloaded = await downloadTo(remote, METADATA_DB, file);
+
+  if (startedFrom.kind === "ok") {
+    if (!downloaded) {
+      throw new ShareError(
+        "metadata-missing",
+        `${location} is missing although ${VERSION_TXT} names version ${startedFrom.info.version}; the share is damaged (restore metadata.db, or see the README on resetting a share).`,
+      );
+    }
+    const db = SharedDb.open(file, location);
+    try {
+      if (db.shareId !== startedFrom.info.share) {
+        throw new ShareError("metadata-mismatch", `${location} belongs to share ${db.shareId} but ${VERSION_TXT} names share ${startedFrom.info.share}.`);
+      }
+      if (downloaded.sha256 === startedFrom.info.sha256 && db.version === startedFrom.info.version) {
+        return { db, startedFrom, created: false, repaired: null };
+      }
+      if (db.version > startedFrom.info.version) {
+        return { db, startedFrom, created: false, repaired: `adopted metadata.db version ${db.version}, newer than version.txt (${startedFrom.info.version})` };
+      }
+      throw new ShareError(
+        "metadata-mismatch",
+        `${location} (version ${db.version}) does not match ${VERSION_TXT} (version ${startedFrom.info.version}, different checksum); the share is damaged.`,
+      );
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  if (downloaded) {
+    // version.txt missing or torn, but a metadata.db is there: a writer died before writing version.txt.
+    const db = SharedDb.open(file, location);
+    return { db, startedFrom, created: false, repaired: `rewrote ${VERSION_TXT} for metadata.db version ${db.version}` };
+  }
+  if (startedFrom.kind === "invalid") {
+    throw new ShareError(
+      "version-invalid",
+      `${remote.location}/${VERSION_TXT} is not a syncd version file and there is no metadata.db; point webdav.root at a folder of its own.`,
+    );
+  }
+  return { db: SharedDb.create(file, newShareId()), startedFrom, created: true, repaired: null };
+}
+
+/** Streams a remote file to disk, hashing as it goes; null when the remote file does not exist. */
+async function downloadTo(remote: Remote, path: string, file: string): Promise<{ sha256: string; size: number } | null> {
+  let source;
+  try {
+    source = await remote.getStream(path);
+  } catch (err) {
+    if (isRemoteError(err, "not-found")) return null;
+    throw err;
+  }
+  const hasher = createHash("sha256");
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hasher.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(source, tap, createWriteStream(file));
+  } catch (err) {
+    await rm(file, { force: true });
+    throw err;
+  }
+  return { sha256: hasher.digest("hex"), size };
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hasher = createHash("sha256");
+  await pipeline(createReadStream(file), hasher);
+  return hasher.digest("hex");
+}
+
+/**
+ * Publishes a closed metadata.db file as share version `version`. `beforeWrite` guards every write with
+ * the lease; version.txt is re-read first and must still be what this run started from.
+ */
+export async function publishShare(
+  remote: Remote,
+  file: string,
+  info: { version: number; share: string },
+  startedFrom: VersionProbe,
+  token: string,
+  beforeWrite: () => void,
+): Promise<VersionInfo> {
+  const now = await readVersion(remote);
+  if (!sameProbe(now, startedFrom)) {
+    throw new ShareError(
+      "publish-raced",
+      `${remote.location}/${VERSION_TXT} changed while this run held the lock; nothing was published, the next run will merge again.`,
+    );
+  }
+  const sha256 = await sha256File(file);
+  const { size } = await stat(file);
+  const tmp = `${METADATA_TMP_PREFIX}${token}`;
+  beforeWrite();
+  await remote.put(tmp, { size, open: () => createReadStream(file) });
+  beforeWrite();
+  await remote.move(tmp, METADATA_DB);
+  const published: VersionInfo = { version: info.version, sha256, share: info.share };
+  beforeWrite();
+  await remote.put(VERSION_TXT, Buffer.from(formatVersionFile(published)));
+  return published;
+}

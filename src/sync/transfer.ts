@@ -1,0 +1,124 @@
+/**
+ * Moving data files between the local store and the share: bounded concurrency, streamed both ways
+ * (a 1 GB file never sits in memory), and verified: an upload is re-hashed as it is read from the local
+ * store and its size checked on the server before anything references it; a download is accepted only
+ * if its SHA-256 is the hash it is stored under.
+ */
+import { createHash } from "node:crypto";
+import { PassThrough, type Readable } from "node:stream";
+import pLimit from "p-limit";
+import { IntegrityError, ShareError } from "../errors.js";
+import type { Remote } from "../remote/remote.js";
+import type { BlobStore } from "../store/blob-store.js";
+import type { PhaseProgress } from "./events.js";
+import { dataDir, dataPath } from "./layout.js";
+
+export interface DataFile {
+  hash: string;
+  size: number;
+}
+
+export interface UploadOptions {
+  concurrency: number;
+  /** Called before every write to the share; throws when the lease no longer allows writing. */
+  beforeWrite: () => void;
+  progress: PhaseProgress;
+}
+
+export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataFile[], opts: UploadOptions): Promise<number> {
+  const dirs = [...new Set(files.map((f) => dataDir(f.hash)))];
+  await forEachLimited(dirs, opts.concurrency, async (dir) => {
+    opts.beforeWrite();
+    await remote.mkdir(dir);
+  });
+  let bytes = 0;
+  await forEachLimited(files, opts.concurrency, async (file) => {
+    opts.beforeWrite();
+    await uploadOne(remote, blobs, file);
+    bytes += file.size;
+    opts.progress.advance(1, file.size);
+  });
+  return bytes;
+}
+
+async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<void> {
+  const path = dataPath(file.hash);
+  let digest: Promise<string> = Promise.resolve("");
+  await remote.put(path, {
+    size: file.size,
+    open: () => {
+      const source = blobs.openRead(file.hash);
+      const { stream, hash } = hashing(source);
+      digest = hash;
+      return stream;
+    },
+  });
+  const actual = await digest;
+  if (actual !== file.hash) {
+    throw new IntegrityError(`The local copy of ${file.hash} is corrupt (it hashes to ${actual}); restore it or remove the entry.`);
+  }
+  const stat = await remote.stat(path);
+  if (!stat || stat.size !== file.size) {
+    throw new ShareError(
+      "upload-unverified",
+      `The server stored ${remote.location}/${path} with ${stat ? stat.size : "no"} bytes instead of ${file.size}.`,
+    );
+  }
+}
+
+export interface DownloadOptions {
+  concurrency: number;
+  progress: PhaseProgress;
+}
+
+export async function downloadFiles(remote: Remote, blobs: BlobStore, files: DataFile[], opts: DownloadOptions): Promise<number> {
+  let bytes = 0;
+  await forEachLimited(files, opts.concurrency, async (file) => {
+    if (!blobs.has(file.hash)) {
+      const stream = await remote.getStream(dataPath(file.hash));
+      await blobs.writeFromStream(stream, file.hash, file.size);
+      bytes += file.size;
+    }
+    opts.progress.advance(1, file.size);
+  });
+  return bytes;
+}
+
+/**
+ * Runs `fn` over the items, at most `concurrency` at a time. After the first failure no new item starts;
+ * it waits for the ones in flight to settle (so no request outlives the run) and rethrows that failure.
+ */
+export async function forEachLimited<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const limit = pLimit(Math.max(1, concurrency));
+  let failure: { error: unknown } | null = null;
+  await Promise.all(
+    items.map((item) =>
+      limit(async () => {
+        if (failure) return;
+        try {
+          await fn(item);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }),
+    ),
+  );
+  if (failure) throw (failure as { error: unknown }).error;
+}
+
+/** Passes a stream through while computing its SHA-256. */
+function hashing(source: Readable): { stream: Readable; hash: Promise<string> } {
+  const hasher = createHash("sha256");
+  const through = new PassThrough();
+  const hash = new Promise<string>((resolve, reject) => {
+    source.on("error", (err) => {
+      through.destroy(err);
+      reject(err);
+    });
+    source.on("data", (chunk: Buffer) => hasher.update(chunk));
+    source.on("end", () => resolve(hasher.digest("hex")));
+  });
+  hash.catch(() => {});
+  source.pipe(through);
+  return { stream: through, hash };
+}

@@ -1,0 +1,64 @@
+/**
+ * Runs the real `syncd` binary as a child process, the way users and systemd do, and builds throwaway
+ * instances (config + data dir) pointing at a test share.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const SYNCD_BIN = fileURLToPath(new URL("../../bin/syncd.js", import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SYNCD_BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+export interface TestInstance {
+  name: string;
+  dir: string;
+  configPath: string;
+  run(...args: string[]): Promise<CliResult>;
+  /** Runs and fails the test with the command's stderr unless it exits 0. */
+  ok(...args: string[]): Promise<string>;
+  json<T = unknown>(...args: string[]): Promise<T>;
+}
+
+export function makeInstance(name: string, webdav: Record<string, unknown>, sync: Record<string, unknown> = {}): TestInstance {
+  const dir = mkdtempSync(join(tmpdir(), `syncd-${name}-`));
+  const configPath = join(dir, "syncd.json");
+  writeFileSync(configPath, JSON.stringify({ instanceName: name, dataDir: "./data", webdav, sync }, null, 2));
+  const run = (...args: string[]) => runCli(["--config", configPath, ...args]);
+  const ok = async (...args: string[]) => {
+    const r = await run(...args);
+    if (r.code !== 0) throw new Error(`syncd ${args.join(" ")} (${name}) exited ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  return {
+    name,
+    dir,
+    configPath,
+    run,
+    ok,
+    json: async <T>(...args: string[]) => JSON.parse(await ok(...args, "--json")) as T,
+  };
+}
