@@ -77,7 +77,7 @@ export class RemoteLease {
     const claim: Claim = { token, instance: s.instance, host: s.host, pid: s.pid, ttlMs: s.ttlMs, acquiredAt: new Date().toISOString() };
     const body = Buffer.from(JSON.stringify(claim) + "\n");
     const deadline = s.now() + s.waitMs;
-    await remote.mkdir(LOCK_DIR);
+    await ensureLockDir(remote);
     for (let attempt = 0; ; attempt++) {
       const started = s.now();
       let verdict: Verdict;
@@ -211,13 +211,33 @@ function settingsOf(o: LeaseOptions): Settings {
   };
 }
 
+/** "The parent folder is missing": 409 on most servers, 404 on rclone (FIELD-NOTES). */
+function isMissingParent(err: unknown): boolean {
+  return isRemoteError(err, "conflict") || isRemoteError(err, "not-found");
+}
+
+/**
+ * Creates `version.txt.lock/`, and the share's root folder when that is missing too: the lease is the
+ * first write to a new share. Only the root itself is created, never its parents, so that a mistyped
+ * webdav.url still fails loudly.
+ */
+async function ensureLockDir(remote: Remote): Promise<void> {
+  try {
+    await remote.mkdir(LOCK_DIR);
+  } catch (err) {
+    if (!isMissingParent(err)) throw err;
+    await remote.mkdir("");
+    await remote.mkdir(LOCK_DIR);
+  }
+}
+
 async function writeClaim(remote: Remote, path: string, body: Buffer): Promise<void> {
   try {
     await remote.put(path, body);
   } catch (err) {
-    // The lock folder vanished (409 on most servers, 404 on rclone): recreate it once.
-    if (!isRemoteError(err, "conflict") && !isRemoteError(err, "not-found")) throw err;
-    await remote.mkdir(LOCK_DIR);
+    // The lock folder vanished meanwhile: recreate it once.
+    if (!isMissingParent(err)) throw err;
+    await ensureLockDir(remote);
     await remote.put(path, body);
   }
 }

@@ -293,6 +293,16 @@ describe("RemoteLease: release, withLease, injected clock", () => {
     await lease.release();
   });
 
+  it("creates the share's root folder on a new share, but not the folders above it", async () => {
+    const fresh = createWebdavRemote({ url: dav.url, root: `new-share-${++roots}`, timeoutMs: 5000 });
+    opened.push(fresh);
+    await withLease(fresh, opts("first"), async () => {});
+    expect((await fresh.stat(LOCK_DIR))?.type).toBe("directory");
+    const typo = createWebdavRemote({ url: `${dav.url}/no-such-parent`, root: "syncd", timeoutMs: 5000 });
+    opened.push(typo);
+    await expect(RemoteLease.acquire(typo, opts("typo"))).rejects.toMatchObject({ kind: "conflict" });
+  });
+
   it("rejects a TTL too short to leave a usable lease", async () => {
     const { remote } = await freshRoot();
     await expect(RemoteLease.acquire(remote(), opts("x", { ttlMs: 1500 }))).rejects.toBeInstanceOf(RangeError);
