@@ -35,6 +35,11 @@ export interface SyncSettings {
 export interface SyncOptions {
   /** Bypass the skip check, and the delete and share-identity guards (SPEC §3). */
   force?: boolean;
+  /**
+   * Stops the run cleanly (daemon shutdown): checked before every step that writes to the share, and
+   * never once publishing has begun, so an abort leaves the share at the old or the new version.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SyncStatusReport {
@@ -88,8 +93,8 @@ export class SyncEngine {
       localVersion,
       remoteVersion,
       syncNeeded,
-      lastSyncAt: this.library.getState(STATE.lastSyncAt) ?? null,
-      lastError: this.library.getState(STATE.lastError) ?? null,
+      lastSyncAt: this.library.getState(STATE.lastSyncAt) || null,
+      lastError: this.library.getState(STATE.lastError) || null,
       conflicts: countOpenConflicts(this.library.db),
     };
   }
@@ -102,7 +107,7 @@ export class SyncEngine {
       const release = await acquireLocalLock(this.library.dataDir, this.settings.lockWaitSeconds * 1000);
       let summary: SyncSummary;
       try {
-        summary = await this.run(force);
+        summary = await this.run(force, options.signal);
       } finally {
         await release();
       }
@@ -110,7 +115,10 @@ export class SyncEngine {
       this.library.setState(STATE.lastError, "");
       this.emit({ type: "sync.completed", summary });
       return summary;
-    } catch (err) {
+    } catch (caught) {
+      const err = options.signal?.aborted
+        ? new SyncdError("aborted", "The sync was stopped before it finished; nothing half-done was published, the next run continues.", { cause: caught })
+        : caught;
       const error = err instanceof SyncdError ? { code: err.code, message: err.message } : { code: "internal", message: errorMessage(err) };
       this.library.setState(STATE.lastError, error.message);
       this.emit({ type: "sync.failed", error });
@@ -131,7 +139,7 @@ export class SyncEngine {
     );
   }
 
-  private async run(force: boolean): Promise<SyncSummary> {
+  private async run(force: boolean, signal: AbortSignal | undefined): Promise<SyncSummary> {
     const summary = emptySummary();
     // O(1) skip check: one indexed COUNT and one GET. An unreadable version.txt throws: "unknown".
     const check = new PhaseProgress(this.emit, "check", 1, 0);
@@ -144,6 +152,7 @@ export class SyncEngine {
     check.finish();
 
     const lockProgress = new PhaseProgress(this.emit, "lock", 1, 0);
+    signal?.throwIfAborted();
     const lease = await RemoteLease.acquire(this.remote, {
       ttlMs: this.settings.lockTtlSeconds * 1000,
       waitMs: this.settings.lockWaitSeconds * 1000,
@@ -159,7 +168,7 @@ export class SyncEngine {
       share = await loadShare(this.remote, workDir, () => ulid());
       metaProgress.finish();
       if (share.repaired) this.emit({ type: "log", level: "warn", message: `share repaired: ${share.repaired}` });
-      await this.merge(share, force, lease, summary);
+      await this.merge(share, force, lease, summary, signal);
     } finally {
       if (share) {
         const file = share.db.file;
@@ -172,7 +181,7 @@ export class SyncEngine {
     return summary;
   }
 
-  private async merge(share: LoadedShare, force: boolean, lease: RemoteLease, summary: SyncSummary): Promise<void> {
+  private async merge(share: LoadedShare, force: boolean, lease: RemoteLease, summary: SyncSummary, signal?: AbortSignal): Promise<void> {
     const { db } = share;
     const knownShare = this.library.getState(STATE.shareId) || null;
     let syncedVersion = this.syncedVersion();
@@ -235,22 +244,28 @@ export class SyncEngine {
         wantsDownload(copy.state);
       }
     }
+    const beforeTransfer = () => {
+      signal?.throwIfAborted();
+      lease.assertSafeToWrite();
+    };
     const beforeWrite = () => lease.assertSafeToWrite();
     const up = [...uploads.values()];
     summary.bytesUp += await uploadFiles(this.remote, this.library.blobs, up, {
       concurrency: this.settings.concurrency,
-      beforeWrite,
+      beforeWrite: beforeTransfer,
       progress: new PhaseProgress(this.emit, "upload", up.length, sum(up)),
     });
     const down = [...downloads.values()];
     summary.bytesDown += await downloadFiles(this.remote, this.library.blobs, down, {
       concurrency: this.settings.concurrency,
+      beforeEach: () => signal?.throwIfAborted(),
       progress: new PhaseProgress(this.emit, "download", down.length, sum(down)),
     });
 
     // Publish a new share version when the share changes (or must be repaired / created).
     let version = db.version;
     if (toRemote.length > 0 || share.repaired || share.created) {
+      signal?.throwIfAborted();
       const publishing = new PhaseProgress(this.emit, "publish", 1, 0);
       if (toRemote.length > 0 || share.created) version = db.commit(toRemote, { id: this.library.instanceId, name: this.library.instanceName });
       db.close();

@@ -1,7 +1,6 @@
 /** Names in the share's root folder (SPEC §3). */
 export const METADATA_DB = "metadata.db";
 export const VERSION_TXT = "version.txt";
-export const LOCK_DIR = "version.txt.lock";
 /** Prefix of metadata.db uploads not yet moved into place; a dead writer may leave them behind. */
 export const METADATA_TMP_PREFIX = "metadata.db.tmp-";
 

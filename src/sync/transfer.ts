@@ -68,12 +68,15 @@ async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Prom
 
 export interface DownloadOptions {
   concurrency: number;
+  /** Called before each download starts; throws to stop (an aborted run). */
+  beforeEach?: () => void;
   progress: PhaseProgress;
 }
 
 export async function downloadFiles(remote: Remote, blobs: BlobStore, files: DataFile[], opts: DownloadOptions): Promise<number> {
   let bytes = 0;
   await forEachLimited(files, opts.concurrency, async (file) => {
+    opts.beforeEach?.();
     if (!blobs.has(file.hash)) {
       const stream = await remote.getStream(dataPath(file.hash));
       await blobs.writeFromStream(stream, file.hash, file.size);
