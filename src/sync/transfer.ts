@@ -38,13 +38,13 @@ export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataF
     bytes += file.size;
     opts.progress.advance(1, file.size);
   });
+  await verifyUploads(remote, files, opts.concurrency);
   return bytes;
 }
 
 async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<void> {
-  const path = dataPath(file.hash);
   let digest: Promise<string> = Promise.resolve("");
-  await remote.put(path, {
+  await remote.put(dataPath(file.hash), {
     size: file.size,
     open: () => {
       const source = blobs.openRead(file.hash);
@@ -57,13 +57,33 @@ async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Prom
   if (actual !== file.hash) {
     throw new IntegrityError(`The local copy of ${file.hash} is corrupt (it hashes to ${actual}); restore it or remove the entry.`);
   }
-  const stat = await remote.stat(path);
-  if (!stat || stat.size !== file.size) {
-    throw new ShareError(
-      "upload-unverified",
-      `The server stored ${remote.location}/${path} with ${stat ? stat.size : "no"} bytes instead of ${file.size}.`,
-    );
+}
+
+/**
+ * Checks that the server holds every uploaded file at its full size, with one listing per data folder
+ * rather than one request per file (10,000 uploads: ~256 PROPFINDs instead of 10,000). A body cut short
+ * or stored empty (PHP-FPM and chunked bodies, FIELD-NOTES) is caught here, before anything references it.
+ */
+async function verifyUploads(remote: Remote, files: DataFile[], concurrency: number): Promise<void> {
+  const byDir = new Map<string, DataFile[]>();
+  for (const file of files) {
+    const dir = dataDir(file.hash);
+    byDir.set(dir, [...(byDir.get(dir) ?? []), file]);
   }
+  await forEachLimited([...byDir], concurrency, async ([dir, expected]) => {
+    const listing = await remote.list(dir);
+    const sizes = new Map(listing.entries.map((e) => [e.name, e.size]));
+    for (const file of expected) {
+      // Some servers list lazily (rclone, FIELD-NOTES): a file missing from the listing is asked for directly.
+      const size = sizes.has(file.hash) ? sizes.get(file.hash) : (await remote.stat(dataPath(file.hash)))?.size;
+      if (size !== file.size) {
+        throw new ShareError(
+          "upload-unverified",
+          `The server stored ${remote.location}/${dataPath(file.hash)} with ${size ?? "no"} bytes instead of ${file.size}.`,
+        );
+      }
+    }
+  });
 }
 
 export interface DownloadOptions {
