@@ -6,7 +6,7 @@
  * A crash between any two steps leaves the share either at the old or at the new version, and the local
  * library either before or after this run; the next run converges from wherever it stopped.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ulid } from "ulidx";
 import { errorMessage, ShareError, SyncdError } from "../errors.js";
@@ -19,7 +19,7 @@ import { emptySummary, PhaseProgress, type SyncEventListener, type SyncSummary }
 import { LocalSyncView, type LocalSyncRow } from "./local-sync.js";
 import { acquireLocalLock } from "./local-lock.js";
 import { planEntries, type ConflictPolicy, type EntryAction, type PlanInput } from "./plan.js";
-import { loadShare, publishShare, readVersion, type LoadedShare } from "./share-access.js";
+import { loadShare, publishShare, readVersion, removeStaleUploads, type LoadedShare } from "./share-access.js";
 import type { SharedRow } from "./shared-db.js";
 import { downloadFiles, uploadFiles, type DataFile } from "./transfer.js";
 
@@ -153,21 +153,31 @@ export class SyncEngine {
 
     const lockProgress = new PhaseProgress(this.emit, "lock", 1, 0);
     signal?.throwIfAborted();
+    // An expired claim means a writer died holding the lock: its temporary uploads may be left behind.
+    let deadWriter = false;
     const lease = await RemoteLease.acquire(this.remote, {
       ttlMs: this.settings.lockTtlSeconds * 1000,
       waitMs: this.settings.lockWaitSeconds * 1000,
       instance: this.library.instanceName,
-      onEvent: (e) => this.emit({ type: "log", level: e.type === "heartbeat-failed" ? "warn" : "info", message: `lock ${e.type}`, data: { detail: e.detail } }),
+      onEvent: (e) => {
+        if (e.type === "expired-claim-removed") deadWriter = true;
+        this.emit({ type: "log", level: e.type === "heartbeat-failed" || e.type === "expired-claim-removed" ? "warn" : "info", message: `lock ${e.type}`, data: { detail: e.detail } });
+      },
     });
     lockProgress.finish();
     const workDir = join(this.library.dataDir, "tmp");
     await mkdir(workDir, { recursive: true });
+    await removeStaleWorkingCopies(workDir);
     let share: LoadedShare | null = null;
     try {
       const metaProgress = new PhaseProgress(this.emit, "metadata", 1, 0);
       share = await loadShare(this.remote, workDir, () => ulid());
       metaProgress.finish();
       if (share.repaired) this.emit({ type: "log", level: "warn", message: `share repaired: ${share.repaired}` });
+      if (deadWriter || share.repaired) {
+        const removed = await removeStaleUploads(this.remote, lease.token, () => lease.assertSafeToWrite());
+        if (removed.length > 0) this.emit({ type: "log", level: "warn", message: `removed stale temporary files: ${removed.join(", ")}` });
+      }
       await this.merge(share, force, lease, summary, signal);
     } finally {
       if (share) {
@@ -368,6 +378,13 @@ export class SyncEngine {
   private resetSyncBookkeeping(): void {
     this.library.db.prepare("UPDATE entries SET base = NULL, synced_rev = NULL, sync_status = 'pending' WHERE sync_status = 'synced'").run();
     this.library.setState(STATE.syncedVersion, "");
+  }
+}
+
+/** Working copies of metadata.db left by a run that was killed (we hold the local lock: none is in use). */
+async function removeStaleWorkingCopies(workDir: string): Promise<void> {
+  for (const name of await readdir(workDir)) {
+    if (name.startsWith("shared-")) await rm(join(workDir, name), { force: true });
   }
 }
 

@@ -173,3 +173,21 @@ export async function publishShare(
   await remote.put(VERSION_TXT, Buffer.from(formatVersionFile(published)));
   return published;
 }
+
+/**
+ * Deletes `metadata.db.tmp-*` uploads that a dead writer left in the share root (never our own).
+ * Only called under the lock, after evidence of a dead writer, so it costs nothing on ordinary runs.
+ */
+export async function removeStaleUploads(remote: Remote, ownToken: string, beforeWrite: () => void): Promise<string[]> {
+  const { entries } = await remote.list("");
+  const stale = entries.filter((e) => e.type === "file" && e.name.startsWith(METADATA_TMP_PREFIX) && e.name !== `${METADATA_TMP_PREFIX}${ownToken}`);
+  for (const e of stale) {
+    beforeWrite();
+    try {
+      await remote.delete(e.name);
+    } catch (err) {
+      if (!isRemoteError(err, "not-found")) throw err;
+    }
+  }
+  return stale.map((e) => e.name);
+}

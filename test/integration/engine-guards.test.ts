@@ -3,7 +3,7 @@
  * local library changes. In-process engines against a real WebDAV server on 127.0.0.1.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, utimesSync } from "node:fs";
 import { join, relative } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -268,6 +268,24 @@ describe("recovery", () => {
     expect(b.library.list().map((e) => e.name).sort()).toEqual(["one", "two"]);
     expect(b.events.some((e) => e.type === "log" && /repaired/.test(e.message))).toBe(true);
     expect((await currentVersion(a)).version).toBe(2);
+  });
+
+  it("after a writer died holding the lock, the next holder ignores its claim and removes its leftovers", async () => {
+    const a = await instance("a");
+    await a.add("one", "1");
+    await a.engine.sync();
+    const claim = { token: "dead", instance: "crashed", host: "h", pid: 1, ttlMs: 10_000, acquiredAt: "2026-01-01T00:00:00Z" };
+    await a.remote.put("version.txt.lock/dead.json", Buffer.from(JSON.stringify(claim)));
+    await a.remote.put("metadata.db.tmp-dead", Buffer.from("half an upload"));
+    const past = new Date(Date.now() - 3_600_000);
+    utimesSync(join(server.dir, "syncd", "version.txt.lock", "dead.json"), past, past);
+    await a.add("two", "2");
+    const summary = await a.engine.sync();
+    expect(summary.version).toBe(2);
+    const files = Object.keys(shareSnapshot());
+    expect(files).not.toContain("syncd/metadata.db.tmp-dead");
+    expect(files.filter((f) => f.startsWith("syncd/version.txt.lock/"))).toEqual([]);
+    expect(a.events.some((e) => e.type === "log" && /removed stale temporary files: metadata\.db\.tmp-dead/.test(e.message))).toBe(true);
   });
 
   it("emits the phases of a run in order, with real totals, then the summary", async () => {
