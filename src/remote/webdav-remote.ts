@@ -154,6 +154,12 @@ class WebdavRemote implements Remote {
     } catch (err) {
       // 405 Method Not Allowed is how RFC 4918 servers say "already exists" (rclone answers 201).
       if (isRemoteError(err) && err.status === 405) return;
+      // Concurrent MKCOLs of one folder race on Apache: the losers may get 403 or 409 although the folder
+      // now exists. What matters is that it exists: ask.
+      if (isRemoteError(err) && (err.kind === "auth" || err.kind === "conflict")) {
+        const stat = await this.stat(path).catch(() => null);
+        if (stat?.type === "directory") return;
+      }
       throw err;
     }
   }

@@ -5,19 +5,21 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeInstance, type TestInstance } from "../helpers/cli.js";
-import { startDavServer, type DavServer } from "../helpers/dav-server.js";
+import { shareMatrix, webdavConfig, type ShareKind, type TestShare } from "../helpers/shares.js";
 
 const ROUNDS = Number(process.env.SYNCD_RACE_ROUNDS ?? 20);
-let server: DavServer;
-let a: TestInstance;
-let b: TestInstance;
 const files = mkdtempSync(join(tmpdir(), "syncd-race-"));
 
+describe.each(shareMatrix())("on $name", (kind: ShareKind) => {
+let server: TestShare;
+let a: TestInstance;
+let b: TestInstance;
+
 beforeAll(async () => {
-  server = await startDavServer();
-  const webdav = { url: server.url, root: "/race" };
+  server = await kind.start();
+  const webdav = webdavConfig(server, "/race");
   const sync = { lockWaitSeconds: 60, lockTtlSeconds: 10 };
   a = makeInstance("left", webdav, sync);
   b = makeInstance("right", webdav, sync);
@@ -28,15 +30,16 @@ afterAll(async () => {
 });
 
 it(`survives ${ROUNDS} rounds of simultaneous syncs with fresh edits`, { timeout: 240_000 }, async () => {
-  writeFileSync(join(files, "shared"), "shared");
-  const shared = (await a.ok("add", join(files, "shared"), "--name", "shared.txt")).trim();
+  const sharedFile = join(files, `shared-${kind.name}`);
+  writeFileSync(sharedFile, "shared");
+  const shared = (await a.ok("add", sharedFile, "--name", "shared.txt")).trim();
   await a.ok("sync");
   await b.ok("sync");
 
   for (let round = 0; round < ROUNDS; round++) {
     await Promise.all(
       [a, b].map(async (inst) => {
-        const path = join(files, `${inst.name}-${round}`);
+        const path = join(files, `${kind.name}-${inst.name}-${round}`);
         writeFileSync(path, `${inst.name} round ${round}`);
         await inst.ok("add", path, "--name", `${inst.name}/${round}.txt`);
         // Both edit the same entry, each its own key: a merge, never a conflict, never a lost write.
@@ -62,4 +65,5 @@ it(`survives ${ROUNDS} rounds of simultaneous syncs with fresh edits`, { timeout
     const status = await inst.json<{ unsynced: number; conflicts: number; syncNeeded: boolean }>("status");
     expect(status).toMatchObject({ unsynced: 0, conflicts: 0, syncNeeded: false });
   }
+});
 });
