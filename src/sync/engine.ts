@@ -17,7 +17,9 @@ import { countOpenConflicts } from "../store/conflicts.js";
 import type { Library } from "../store/library.js";
 import { emptySummary, PhaseProgress, type SyncEventListener, type SyncSummary } from "./events.js";
 import { LocalSyncView, type LocalSyncRow } from "./local-sync.js";
+import { collectOrphans, cutoffStamp, gcDue } from "./maintenance.js";
 import { acquireLocalLock } from "./local-lock.js";
+import { RunRecord } from "./run-record.js";
 import { planEntries, type ConflictPolicy, type EntryAction, type PlanInput } from "./plan.js";
 import { loadShare, publishShare, readVersion, removeStaleUploads, type LoadedShare } from "./share-access.js";
 import type { SharedRow } from "./shared-db.js";
@@ -168,17 +170,20 @@ export class SyncEngine {
     const workDir = join(this.library.dataDir, "tmp");
     await mkdir(workDir, { recursive: true });
     await removeStaleWorkingCopies(workDir);
+    const record = new RunRecord(this.library.dataDir);
     let share: LoadedShare | null = null;
     try {
       const metaProgress = new PhaseProgress(this.emit, "metadata", 1, 0);
-      share = await loadShare(this.remote, workDir, () => ulid());
+      // A run that died while creating the share retries with the same share id, so that the uploads it
+      // verified (recorded under that id) still count.
+      share = await loadShare(this.remote, workDir, () => record.interrupted()?.shareId ?? ulid());
       metaProgress.finish();
       if (share.repaired) this.emit({ type: "log", level: "warn", message: `share repaired: ${share.repaired}` });
       if (deadWriter || share.repaired) {
         const removed = await removeStaleUploads(this.remote, lease.token, () => lease.assertSafeToWrite());
         if (removed.length > 0) this.emit({ type: "log", level: "warn", message: `removed stale temporary files: ${removed.join(", ")}` });
       }
-      await this.merge(share, force, lease, summary, signal);
+      await this.merge(share, record, force, lease, summary, signal);
     } finally {
       if (share) {
         const file = share.db.file;
@@ -191,8 +196,24 @@ export class SyncEngine {
     return summary;
   }
 
-  private async merge(share: LoadedShare, force: boolean, lease: RemoteLease, summary: SyncSummary, signal?: AbortSignal): Promise<void> {
+  private async merge(
+    share: LoadedShare,
+    record: RunRecord,
+    force: boolean,
+    lease: RemoteLease,
+    summary: SyncSummary,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const { db } = share;
+    const interrupted = record.interrupted();
+    if (interrupted) {
+      this.emit({
+        type: "log",
+        level: "warn",
+        message: `continuing after a run that stopped in phase ${interrupted.phase} (share version ${interrupted.startedVersion}, started ${interrupted.startedAt})`,
+      });
+    }
+    record.begin(db.shareId, db.version);
     const knownShare = this.library.getState(STATE.shareId) || null;
     let syncedVersion = this.syncedVersion();
 
@@ -236,8 +257,11 @@ export class SyncEngine {
     const toRemote: SharedRow[] = [];
     const uploads = new Map<string, DataFile>();
     const downloads = new Map<string, DataFile>();
+    const alreadyUploaded = record.verifiedUploads(db.shareId);
     const wantsUpload = (state: EntryState) => {
-      if (!state.deleted && !db.hasData(state.hash)) uploads.set(state.hash, { hash: state.hash, size: state.size });
+      if (!state.deleted && !db.hasData(state.hash) && !alreadyUploaded.has(state.hash)) {
+        uploads.set(state.hash, { hash: state.hash, size: state.size });
+      }
     };
     const wantsDownload = (state: EntryState) => {
       if (!state.deleted && !this.library.blobs.has(state.hash)) downloads.set(state.hash, { hash: state.hash, size: state.size });
@@ -260,24 +284,38 @@ export class SyncEngine {
     };
     const beforeWrite = () => lease.assertSafeToWrite();
     const up = [...uploads.values()];
+    record.phase("upload");
     summary.bytesUp += await uploadFiles(this.remote, this.library.blobs, up, {
       concurrency: this.settings.concurrency,
       beforeWrite: beforeTransfer,
       progress: new PhaseProgress(this.emit, "upload", up.length, sum(up)),
+      onVerified: (hashes) => record.recordUploads(db.shareId, hashes),
     });
     const down = [...downloads.values()];
+    record.phase("download");
     summary.bytesDown += await downloadFiles(this.remote, this.library.blobs, down, {
       concurrency: this.settings.concurrency,
       beforeEach: () => signal?.throwIfAborted(),
       progress: new PhaseProgress(this.emit, "download", down.length, sum(down)),
     });
 
-    // Publish a new share version when the share changes (or must be repaired / created).
+    // Publish a new share version when the share changes (or must be repaired / created). Runs that
+    // publish anyway also purge expired tombstones and, once a day, collect orphaned data files.
     let version = db.version;
-    if (toRemote.length > 0 || share.repaired || share.created) {
+    const now = Date.now();
+    const cutoff = cutoffStamp(now, this.settings.tombstoneRetentionDays);
+    const purged = db.purgeTombstonesBefore(cutoff);
+    const changed = toRemote.length > 0 || purged > 0 || share.created;
+    if (changed || share.repaired) {
       signal?.throwIfAborted();
+      record.phase("publish");
       const publishing = new PhaseProgress(this.emit, "publish", 1, 0);
-      if (toRemote.length > 0 || share.created) version = db.commit(toRemote, { id: this.library.instanceId, name: this.library.instanceName });
+      if (changed) version = db.commit(toRemote, { id: this.library.instanceId, name: this.library.instanceName });
+      if (changed && !share.created && gcDue(db, now)) {
+        const removed = await collectOrphans(this.remote, db, beforeWrite, now);
+        if (removed.length > 0) this.emit({ type: "log", level: "info", message: `removed ${removed.length} unreferenced data files` });
+      }
+      if (purged > 0) this.emit({ type: "log", level: "info", message: `purged ${purged} tombstones older than ${this.settings.tombstoneRetentionDays} days` });
       db.close();
       await publishShare(this.remote, db.file, { version, share: db.shareId }, share.startedFrom, lease.token, beforeWrite);
       publishing.finish();
@@ -285,12 +323,14 @@ export class SyncEngine {
 
     // Local commit, in one transaction, only after the share holds the new version.
     const applying = new PhaseProgress(this.emit, "apply", actions.length, 0);
-    const replacedHashes = this.applyLocally(actions, inputs, version, summary);
+    record.phase("apply");
+    const replacedHashes = this.applyLocally(actions, inputs, version, summary, cutoff);
     this.library.setState(STATE.shareId, db.shareId);
     this.library.setState(STATE.syncedVersion, String(version));
     this.library.setState(STATE.lastSyncAt, new Date().toISOString());
     applying.finish();
     for (const hash of replacedHashes) this.library.releaseBlob(hash);
+    record.finish();
     summary.version = version;
   }
 
@@ -337,6 +377,7 @@ export class SyncEngine {
     inputs: Map<string, PlanInput & { row: LocalSyncRow | null }>,
     version: number,
     summary: SyncSummary,
+    tombstoneCutoff: string,
   ): Set<string> {
     const replaced = new Set<string>();
     this.view.transaction(() => {
@@ -369,6 +410,7 @@ export class SyncEngine {
         for (const copy of action.copies ?? []) this.view.write(copy.id, copy.state, copy.state, version, null);
         countAction(summary, action, before, remoteBefore);
       }
+      this.view.purgeTombstonesBefore(tombstoneCutoff);
       this.library.persistClock();
     });
     return replaced;
@@ -402,12 +444,10 @@ function countAction(summary: SyncSummary, action: EntryAction, local: EntryStat
     else summary.metadataPushed++;
   }
   const l = action.local;
-  if (l && !(local && l.hlc === local.hlc)) {
-    if (l.deleted) {
-      if (local && !local.deleted) summary.deletedLocal++;
-    } else if (!local || local.deleted || local.hash !== l.hash) summary.downloaded++;
-    else if (!sameContent(local, l)) summary.metadataPulled++;
-  }
+  if (l && l.deleted) {
+    if (local && !local.deleted) summary.deletedLocal++;
+  } else if (l && (!local || local.deleted || local.hash !== l.hash)) summary.downloaded++;
+  else if (l && local && !sameContent(local, l)) summary.metadataPulled++;
   // A keep_both copy is a new entry on both sides, made from the side that lost.
   summary.uploaded += action.copies?.length ?? 0;
 }

@@ -41,6 +41,15 @@ export interface ClockWarning {
   aheadMs: number;
 }
 
+/** The one-sentence warning for a drift, naming the instance by its name when it is known. */
+export function describeDrift(w: ClockWarning, name?: string): string {
+  const who = name ? `instance ${JSON.stringify(name)} (${w.node})` : `instance ${w.node}`;
+  return (
+    `${who} stamped a change ${Math.round(w.aheadMs / 1000)} s ahead of this machine's clock; ` +
+    "following it only up to the drift bound (check that machine's clock)."
+  );
+}
+
 export class HybridClock {
   private wall: number;
   private counter: number;
@@ -77,16 +86,17 @@ export class HybridClock {
   /**
    * Observe a stamp made elsewhere. A stamp further ahead of our wall clock than the drift bound is
    * clamped (we follow it only up to now + bound) and reported, so that one instance with a wrong clock
-   * cannot drag every other instance's clock into the future.
+   * cannot drag every other instance's clock into the future. `onWarning` replaces the clock's own handler
+   * for this call (the sync engine, which knows the instances' names, reports through its events).
    */
-  receive(remote: string): void {
+  receive(remote: string, onWarning: (w: ClockWarning) => void = this.onWarning): void {
     const parsed = parseHlc(remote);
     if (!parsed) return;
     const physical = this.now();
     let wall = parsed.wall;
     let counter = parsed.counter;
     if (wall - physical > this.maxDriftMs) {
-      this.onWarning({ kind: "drift", node: parsed.node, aheadMs: wall - physical });
+      onWarning({ kind: "drift", node: parsed.node, aheadMs: wall - physical });
       wall = physical + this.maxDriftMs;
       counter = 0;
     }

@@ -127,6 +127,11 @@ export class LocalSyncView {
     this.resolveConflicts.run(now, entryId);
   }
 
+  /** Drops local tombstones that are synced and older than the retention window (stamped before `stamp`). */
+  purgeTombstonesBefore(stamp: string): number {
+    return this.db.prepare("DELETE FROM entries WHERE deleted = 1 AND sync_status = 'synced' AND hlc < ?").run(stamp).changes;
+  }
+
   /** IMMEDIATE, so that it serialises with Library.releaseBlob in another process (blob checks inside hold). */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();

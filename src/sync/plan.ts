@@ -8,7 +8,7 @@
  * same content: converged. Both changed differently: a three-way merge, field by field (name, content,
  * each metadata key); what cannot be merged is a conflict, settled by the conflict policy.
  */
-import { canonicalJson, sameContent, type EntryState, type JsonValue, type Meta } from "../model/entry.js";
+import { canonicalJson, MAX_NAME_LENGTH, sameContent, type EntryState, type JsonValue, type Meta } from "../model/entry.js";
 import { compareHlc } from "./hlc.js";
 
 export type ConflictPolicy = "manual" | "local_wins" | "remote_wins" | "keep_both" | "newest";
@@ -306,13 +306,30 @@ function keepBoth(id: string, l: EntryState, r: EntryState, record: ConflictReco
   };
 }
 
-/** `papers/report.pdf` → `papers/report (conflict laptop 2026-11-23).pdf`. */
+/** How much of an instance name a copy's name carries (config allows 64; a share's list is not trusted). */
+const COPY_LABEL_INSTANCE_MAX = 64;
+
+/**
+ * `papers/report.pdf` → `papers/report (conflict laptop 2026-11-23).pdf`. Always a valid name (SPEC §2),
+ * even for a name near MAX_NAME_LENGTH: the stem is shortened to make room for the label. (An over-long
+ * name would be written to the share and then refused by every instance reading it.)
+ */
 export function conflictCopyName(name: string, instance: string, now: number): string {
   const date = new Date(now).toISOString().slice(0, 10);
   const slash = name.lastIndexOf("/");
   const dir = name.slice(0, slash + 1);
   const file = name.slice(slash + 1);
   const dot = file.lastIndexOf(".");
-  const label = ` (conflict ${instance.replace(/[/\\\u0000-\u001f]/g, "_")} ${date})`;
-  return dot > 0 ? `${dir}${file.slice(0, dot)}${label}${file.slice(dot)}` : `${dir}${file}${label}`;
+  const who = instance.replace(/[/\\\u0000-\u001f\u007f]/g, "_").slice(0, COPY_LABEL_INSTANCE_MAX);
+  const label = ` (conflict ${who} ${date})`;
+  const fit = (folder: string, stem: string, ext: string): string | null => {
+    const room = MAX_NAME_LENGTH - folder.length - label.length - ext.length;
+    if (room < 1) return null;
+    let kept = stem.slice(0, room);
+    if (/[\ud800-\udbff]$/.test(kept)) kept = kept.slice(0, -1); // never half a surrogate pair
+    return kept.length > 0 ? `${folder}${kept}${label}${ext}` : null;
+  };
+  const stem = dot > 0 ? file.slice(0, dot) : file;
+  const ext = dot > 0 ? file.slice(dot) : "";
+  return fit(dir, stem, ext) ?? fit(dir, file, "") ?? fit("", stem, ext) ?? fit("", file, "") ?? label.trim();
 }

@@ -157,6 +157,25 @@ export class SharedDb {
     return new Map(rows.map((r) => [r.id, r.name]));
   }
 
+  /** All content hashes that some row (live or tombstone) still references. */
+  referencedHashes(): Set<string> {
+    return new Set(this.db.prepare("SELECT DISTINCT hash FROM entries").pluck().all() as string[]);
+  }
+
+  /** Removes tombstones whose deletion was stamped before `stamp` (an HLC string); returns how many. */
+  purgeTombstonesBefore(stamp: string): number {
+    return this.db.prepare("DELETE FROM entries WHERE deleted = 1 AND hlc < ?").run(stamp).changes;
+  }
+
+  /** A share-level setting (the `share` table), e.g. when garbage was last collected. */
+  info(key: string): string | null {
+    return (this.db.prepare("SELECT value FROM share WHERE key = ?").pluck().get(key) as string | undefined) ?? null;
+  }
+
+  setInfo(key: string, value: string): void {
+    this.db.prepare("INSERT INTO share (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
+  }
+
   /** Writes a new share version: the given rows (stamped with it), the instance, the counter. */
   commit(rows: SharedRow[], instance: { id: string; name: string }, now = Date.now()): number {
     const next = this.currentVersion + 1;

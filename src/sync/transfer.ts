@@ -23,7 +23,12 @@ export interface UploadOptions {
   /** Called before every write to the share; throws when the lease no longer allows writing. */
   beforeWrite: () => void;
   progress: PhaseProgress;
+  /** Told of each batch of uploads once the server is known to hold them whole (the run record). */
+  onVerified?: (hashes: string[]) => void;
 }
+
+/** Uploads are verified and recorded in batches: a killed run repeats at most one batch. */
+const VERIFY_BATCH = 256;
 
 export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataFile[], opts: UploadOptions): Promise<number> {
   const dirs = [...new Set(files.map((f) => dataDir(f.hash)))];
@@ -32,13 +37,19 @@ export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataF
     await remote.mkdir(dir);
   });
   let bytes = 0;
-  await forEachLimited(files, opts.concurrency, async (file) => {
-    opts.beforeWrite();
-    await uploadOne(remote, blobs, file);
-    bytes += file.size;
-    opts.progress.advance(1, file.size);
-  });
-  await verifyUploads(remote, files, opts.concurrency);
+  // In hash order, each batch spans few data folders, so verifying it takes few listings.
+  const ordered = [...files].sort((x, y) => (x.hash < y.hash ? -1 : 1));
+  for (let start = 0; start < ordered.length; start += VERIFY_BATCH) {
+    const batch = ordered.slice(start, start + VERIFY_BATCH);
+    await forEachLimited(batch, opts.concurrency, async (file) => {
+      opts.beforeWrite();
+      await uploadOne(remote, blobs, file);
+      bytes += file.size;
+      opts.progress.advance(1, file.size);
+    });
+    await verifyUploads(remote, batch, opts.concurrency);
+    opts.onVerified?.(batch.map((f) => f.hash));
+  }
   return bytes;
 }
 

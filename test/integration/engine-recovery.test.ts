@@ -1,0 +1,128 @@
+/**
+ * Issue 5's engine-side guarantees: an interrupted run resumes without repeating verified uploads,
+ * tombstones are purged after the retention window without resurrecting anything, and orphaned data
+ * files are collected only after their grace period. In-process engines against a real WebDAV server.
+ */
+import { utimesSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { RemoteError } from "../../src/remote/errors.js";
+import type { Remote } from "../../src/remote/remote.js";
+import { SyncEngine } from "../../src/sync/engine.js";
+import { startDavServer, type DavServer } from "../helpers/dav-server.js";
+import { DEFAULT_SETTINGS, makeEngineInstance, type EngineInstance } from "../helpers/engine.js";
+
+let server: DavServer;
+const opened: EngineInstance[] = [];
+const DATA = /^\/syncd\/[0-9a-f]{2}\/[0-9a-f]{64}$/;
+
+beforeEach(async () => {
+  server = await startDavServer();
+});
+afterEach(async () => {
+  for (const inst of opened.splice(0)) await inst.close();
+  await server.close();
+});
+
+async function instance(name: string, settings = {}): Promise<EngineInstance> {
+  const inst = await makeEngineInstance(name, { url: server.url }, settings);
+  opened.push(inst);
+  return inst;
+}
+
+/** A Remote whose data-file PUTs start failing after `okPuts` of them (a dropped network, a kill). */
+function failingAfter(inner: Remote, okPuts: number): Remote {
+  let puts = 0;
+  return Object.assign(Object.create(inner) as Remote, {
+    put: async (path: string, body: Parameters<Remote["put"]>[1]) => {
+      if (/^[0-9a-f]{2}\//.test(path) && ++puts > okPuts) {
+        throw new RemoteError("network", "PUT", `${inner.location}/${path}`, "connection reset by the server.");
+      }
+      return inner.put(path, body);
+    },
+  });
+}
+
+describe("an interrupted run", () => {
+  it("resumes without repeating the uploads it had verified, and publishes nothing half-done", async () => {
+    const a = await instance("a");
+    for (let i = 0; i < 300; i++) await a.add(`f${i}`, `content of file ${i}`);
+    const broken = new SyncEngine(a.library, failingAfter(a.remote, 280), DEFAULT_SETTINGS);
+    await expect(broken.sync()).rejects.toThrow(/connection reset/);
+    // Nothing referenced the uploads: the share has no metadata yet, the library is still pending.
+    expect(server.requests.some((r) => r.path === "/syncd/metadata.db" && r.method === "MOVE")).toBe(false);
+    expect(a.library.pendingCount()).toBe(300);
+
+    server.reset();
+    const summary = await a.engine.sync();
+    const dataPuts = server.requests.filter((r) => r.method === "PUT" && DATA.test(r.path)).length;
+    // The first verified batch (256 files) is not sent again; only the rest is.
+    expect(dataPuts).toBe(300 - 256);
+    expect(summary).toMatchObject({ uploaded: 300, version: 1 });
+    expect(a.events.some((e) => e.type === "log" && /continuing after a run that stopped in phase upload/.test(e.message))).toBe(true);
+
+    const b = await instance("b");
+    const pulled = await b.engine.sync();
+    expect(pulled.downloaded).toBe(300);
+  });
+});
+
+describe("tombstone retention", () => {
+  it("purges expired tombstones from the share and the library; a long-absent instance does not resurrect them", async () => {
+    const a = await instance("a", { tombstoneRetentionDays: 0 });
+    const c = await instance("c");
+    const keep = await a.add("keep", "keep");
+    const gone = await a.add("gone", "gone");
+    await a.engine.sync();
+    await c.engine.sync();
+    a.library.remove(gone);
+    await a.engine.sync();
+    // Retention 0: the tombstone is purged by the next publishing run.
+    await a.add("later", "later");
+    await a.engine.sync();
+    const rows = a.library.list({ includeDeleted: true }).map((e) => e.id);
+    expect(rows).not.toContain(gone);
+    expect(rows).toContain(keep);
+
+    // c last synced "long ago" (older than its 90-day window): it must reconcile in full.
+    c.library.setState("last_sync_at", new Date(Date.now() - 200 * 86_400_000).toISOString());
+    const summary = await c.engine.sync();
+    expect(summary.deletedLocal).toBe(1);
+    expect(c.library.get(gone)?.deleted).toBe(true);
+    expect(c.library.list().map((e) => e.name).sort()).toEqual(["keep", "later"]);
+    // And the share did not get the entry back.
+    await a.engine.sync({ force: true });
+    expect(a.library.list().map((e) => e.name).sort()).toEqual(["keep", "later"]);
+  });
+});
+
+describe("orphaned data files", () => {
+  it("are removed once older than the grace period; referenced and recent files stay", async () => {
+    const a = await instance("a");
+    const id = await a.add("doc", "referenced");
+    await a.engine.sync();
+    const hash = a.library.require(id).hash;
+    const orphanOld = "ab".padEnd(64, "1");
+    const orphanNew = "ab".padEnd(64, "2");
+    const dir = join(server.dir, "syncd", "ab");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, orphanOld), "left by a run that died");
+    writeFileSync(join(dir, orphanNew), "uploaded a moment ago");
+    const old = new Date(Date.now() - 3 * 86_400_000);
+    utimesSync(join(dir, orphanOld), old, old);
+    utimesSync(join(server.dir, "syncd", hash.slice(0, 2), hash), old, old);
+
+    await a.add("another", "change to publish");
+    await a.engine.sync();
+    expect(a.events.some((e) => e.type === "log" && /removed 1 unreferenced data files/.test(e.message))).toBe(true);
+    const remaining = await a.remote.list("ab");
+    expect(remaining.entries.map((e) => e.name)).toEqual([orphanNew]);
+    expect(await a.remote.stat(`${hash.slice(0, 2)}/${hash}`)).not.toBeNull();
+
+    // Collected at most once a day: the next publishing run lists no data folders.
+    server.reset();
+    await a.add("third", "3");
+    await a.engine.sync();
+    expect(server.requests.filter((r) => r.method === "PROPFIND" && /^\/syncd\/ab\/?$/.test(r.path))).toEqual([]);
+  });
+});
