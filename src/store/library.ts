@@ -17,7 +17,7 @@ import pLimit from "p-limit";
 import { monotonicFactory, ulid } from "ulidx";
 import { EntryNotFoundError, SyncdError, UsageError } from "../errors.js";
 import { type Entry, type Meta, validateName } from "../model/entry.js";
-import { type ClockWarning, HybridClock } from "../sync/hlc.js";
+import { type ClockWarning, describeDrift, HybridClock } from "../sync/hlc.js";
 import { type BlobInfo, BlobStore } from "./blob-store.js";
 import { type Db, openLocalDb } from "./db.js";
 import { type EntryRow, metaToJson, rowToEntry } from "./entry-row.js";
@@ -195,7 +195,7 @@ export class Library {
 
   /** Adds every regular file under `dir` (see listFiles), named by its path relative to `dir`. */
   async importDir(dir: string, opts: { onProgress?: (p: ImportProgress) => void } = {}): Promise<Entry[]> {
-    const files = await listFiles(dir);
+    const files = await listFiles(dir, { skipDirs: [this.dataDir] });
     // Every name is checked before anything is written: an import is all-or-nothing about names.
     for (const file of files) validateName(file.name);
     const meta = metaToJson({});
@@ -379,8 +379,5 @@ export class Library {
 }
 
 function warnOnStderr(w: ClockWarning): void {
-  process.stderr.write(
-    `syncd: instance ${w.node} stamped a change ${Math.round(w.aheadMs / 1000)} s ahead of this machine's clock; ` +
-      "following it only up to the drift bound (check that machine's clock).\n",
-  );
+  process.stderr.write(`syncd: ${describeDrift(w)}\n`);
 }

@@ -1,5 +1,5 @@
 import { lstat, readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { SyncdError } from "../errors.js";
 
 export interface FoundFile {
@@ -15,7 +15,9 @@ export interface FoundFile {
  * following them could leave `dir` or loop, and a link is not library content. Sockets, FIFOs and devices
  * are skipped too.
  */
-export async function listFiles(dir: string): Promise<FoundFile[]> {
+export async function listFiles(dir: string, opts: { skipDirs?: string[] } = {}): Promise<FoundFile[]> {
+  // Never descend into these (the library's own data directory: importing it would import the database).
+  const skip = new Set((opts.skipDirs ?? []).map((d) => resolve(d)));
   const top = await lstat(dir).catch((err: unknown) => {
     throw new SyncdError("source-unreadable", `Cannot read the directory ${dir}: ${(err as { code?: string }).code ?? String(err)}.`, {
       cause: err,
@@ -32,7 +34,9 @@ export async function listFiles(dir: string): Promise<FoundFile[]> {
     for (const dirent of await readdir(current.path, { withFileTypes: true })) {
       const path = join(current.path, dirent.name);
       const name = current.name === "" ? dirent.name : `${current.name}/${dirent.name}`;
-      if (dirent.isDirectory()) stack.push({ path, name });
+      if (dirent.isDirectory()) {
+        if (!skip.has(resolve(path))) stack.push({ path, name });
+      }
       else if (dirent.isFile()) found.push({ path, name, size: (await lstat(path)).size });
     }
   }

@@ -203,6 +203,14 @@ describe("Library", () => {
     expect(l.pendingCount()).toBe(3);
   });
 
+  it("never imports its own data directory (importing the folder that holds it)", async () => {
+    const l = await lib();
+    const parent = join(dataDir, "..");
+    writeFileSync(join(parent, "notes.txt"), "n");
+    const entries = await l.importDir(parent);
+    expect(entries.map((e) => e.name)).toEqual(["notes.txt"]);
+  });
+
   it("imports nothing when one file name is invalid", async () => {
     const src = join(dataDir, "..", "src");
     mkdirSync(src, { recursive: true });
