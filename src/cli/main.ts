@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from "commander";
 import { SyncdError } from "../errors.js";
+import { registerConflictCommands } from "./commands/conflicts.js";
+import { registerDaemonCommand } from "./commands/daemon.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerLibraryCommands } from "./commands/library.js";
 import { registerSyncCommands } from "./commands/sync.js";
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   registerInitCommand(program, globals);
   registerLibraryCommands(program, globals);
   registerSyncCommands(program, globals);
+  registerConflictCommands(program, globals);
+  registerDaemonCommand(program, globals);
   return program;
 }
 

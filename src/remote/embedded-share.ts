@@ -14,6 +14,11 @@ export interface ShareHandlerOptions {
   dir: string;
   username?: string;
   password?: string;
+  /**
+   * Serve under this URL path (e.g. "/dav") instead of at "/": the daemon puts the share beside its API on
+   * one port. Requests must start with it; hrefs in responses and MOVE destinations carry it.
+   */
+  mountPath?: string;
 }
 
 export interface EmbeddedShareOptions extends ShareHandlerOptions {
@@ -73,9 +78,19 @@ export async function createShareHandler(opts: ShareHandlerOptions): Promise<Req
     options.privilegeManager = privileges;
   }
   const dav = new v2.WebDAVServer(options);
+  const mount = opts.mountPath?.replace(/\/+$/, "") || "";
   return (req, res) => {
     stripIfHeader(req);
-    dav.executeRequest(req, res);
+    if (mount === "") return dav.executeRequest(req, res);
+    // webdav-server resolves req.url against the mounted folder and prefixes what it sends back with rootPath.
+    const url = req.url ?? "/";
+    if (url !== mount && !url.startsWith(`${mount}/`) && !url.startsWith(`${mount}?`)) {
+      res.writeHead(404).end();
+      return;
+    }
+    req.url = url.slice(mount.length) || "/";
+    if (req.url.startsWith("?")) req.url = `/${req.url}`;
+    dav.executeRequest(req, res, mount);
   };
 }
 

@@ -50,6 +50,46 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       CREATE INDEX conflicts_open ON conflicts(entry_id) WHERE resolved_at IS NULL;
     `);
   },
+  // 2: a local change sequence for the HTTP changes feed (GET /api/v1/changes). Kept by triggers, so that
+  // every writer (Library, the engine's LocalSyncView, store/resolve.ts, a CLI beside the daemon) bumps it
+  // in the same transaction as its write, and none can forget to. Writers are serialised by SQLite's write
+  // lock, so sequence numbers commit in order: a reader never sees N+1 while N is still uncommitted.
+  (db) => {
+    db.exec(`
+      ALTER TABLE entries ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+      -- seq: the last number handed out. floor: the highest sequence of a row deleted from the table (a
+      -- purged tombstone); a cursor below it may have missed that deletion.
+      CREATE TABLE change_counter (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        seq   INTEGER NOT NULL,
+        floor INTEGER NOT NULL DEFAULT 0
+      );
+      -- Existing rows get 1..n in the order they last changed (unique, so that a page can end between two).
+      CREATE TEMP TABLE change_backfill (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO change_backfill SELECT id, ROW_NUMBER() OVER (ORDER BY updated_at, id) FROM entries;
+      UPDATE entries SET change_seq = (SELECT seq FROM change_backfill b WHERE b.id = entries.id);
+      INSERT INTO change_counter (id, seq) VALUES (1, (SELECT COUNT(*) FROM change_backfill));
+      DROP TABLE change_backfill;
+      CREATE INDEX entries_change_seq ON entries(change_seq);
+
+      CREATE TRIGGER entries_change_insert AFTER INSERT ON entries BEGIN
+        UPDATE change_counter SET seq = seq + 1 WHERE id = 1;
+        UPDATE entries SET change_seq = (SELECT seq FROM change_counter WHERE id = 1) WHERE id = NEW.id;
+      END;
+      -- Only what an API client sees of an entry; sync bookkeeping (sync_status, base, synced_rev) is not a
+      -- change. Every real change carries a new clock stamp; the other tests are belt and braces.
+      CREATE TRIGGER entries_change_update AFTER UPDATE OF name, hash, size, meta, deleted, version, hlc ON entries
+      WHEN NEW.hlc IS NOT OLD.hlc OR NEW.name IS NOT OLD.name OR NEW.hash IS NOT OLD.hash OR NEW.size IS NOT OLD.size
+        OR NEW.meta IS NOT OLD.meta OR NEW.deleted IS NOT OLD.deleted OR NEW.version IS NOT OLD.version
+      BEGIN
+        UPDATE change_counter SET seq = seq + 1 WHERE id = 1;
+        UPDATE entries SET change_seq = (SELECT seq FROM change_counter WHERE id = 1) WHERE id = NEW.id;
+      END;
+      CREATE TRIGGER entries_change_delete AFTER DELETE ON entries BEGIN
+        UPDATE change_counter SET floor = MAX(floor, OLD.change_seq) WHERE id = 1;
+      END;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,6 +8,7 @@
  */
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ulid } from "ulidx";
 import { errorMessage, ShareError, SyncdError } from "../errors.js";
 import { sameContent, type EntryState } from "../model/entry.js";
@@ -106,7 +107,7 @@ export class SyncEngine {
     const force = options.force ?? false;
     this.emit({ type: "sync.started", force });
     try {
-      const release = await acquireLocalLock(this.library.dataDir, this.settings.lockWaitSeconds * 1000);
+      const release = await acquireLocalLock(this.library.dataDir, this.settings.lockWaitSeconds * 1000, { signal: options.signal });
       let summary: SyncSummary;
       try {
         summary = await this.run(force, options.signal);
@@ -161,6 +162,8 @@ export class SyncEngine {
       ttlMs: this.settings.lockTtlSeconds * 1000,
       waitMs: this.settings.lockWaitSeconds * 1000,
       instance: this.library.instanceName,
+      // A shutdown interrupts the wait for a busy lock.
+      sleep: (ms) => sleep(ms, undefined, signal ? { signal } : undefined),
       onEvent: (e) => {
         if (e.type === "expired-claim-removed") deadWriter = true;
         this.emit({ type: "log", level: e.type === "heartbeat-failed" || e.type === "expired-claim-removed" ? "warn" : "info", message: `lock ${e.type}`, data: { detail: e.detail } });

@@ -239,6 +239,22 @@ describe("guards on what a run may do", () => {
     expect(a.library.pendingCount()).toBe(1);
   });
 
+  it("a shutdown (abort signal) interrupts the wait for a busy lock at once", async () => {
+    const a = await instance("a", { lockWaitSeconds: 30 });
+    await a.add("x", "x");
+    await a.remote.mkdir("");
+    await a.remote.mkdir("version.txt.lock");
+    const claim = { token: "other", instance: "elsewhere", host: "far", pid: 1, ttlMs: 60_000, acquiredAt: new Date().toISOString() };
+    await a.remote.put("version.txt.lock/other.json", Buffer.from(JSON.stringify(claim)));
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 300);
+    const err = await a.engine.sync({ signal: controller.signal }).catch((e: unknown) => e);
+    expect((err as SyncdError).code).toBe("aborted");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await a.remote.list("version.txt.lock")).entries.map((e) => e.name)).toEqual(["other.json"]);
+  });
+
   it("one sync per data directory: a second one in the same directory waits, or gives up with 75", async () => {
     const a = await instance("a", { lockWaitSeconds: 0 });
     for (let i = 0; i < 30; i++) await a.add(`f${i}`, "y".repeat(50_000) + i);

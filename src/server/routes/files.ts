@@ -1,0 +1,132 @@
+/**
+ * The library over HTTP (SPEC §6). Uploads stream the request body straight into the content store
+ * (nothing is buffered whole). The entry's name and metadata travel in the query string,
+ * `POST /api/v1/files?name=papers/x.pdf&meta={"year":2020}` (URL-encoded): every HTTP client can set it and
+ * percent-encoding carries any UTF-8, which headers cannot. Metadata too large for a URL goes in a PATCH.
+ */
+import { Readable } from "node:stream";
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { entryJson } from "../../cli/output.js";
+import { SyncdError, UsageError } from "../../errors.js";
+import { type Meta, validateName } from "../../model/entry.js";
+import { metaToJson } from "../../store/entry-row.js";
+import type { Entry } from "../../model/entry.js";
+import type { AppEnv } from "../app.js";
+import { readJson } from "../body.js";
+import { ApiError } from "../http-errors.js";
+
+const patchBody = z
+  .strictObject({
+    name: z.string().optional(),
+    /** Keys to set (values are any JSON). */
+    meta: z.record(z.string(), z.unknown()).optional(),
+    /** Keys to remove. */
+    unset: z.array(z.string()).max(10_000).optional(),
+  })
+  .refine((b) => b.name !== undefined || b.meta !== undefined || (b.unset?.length ?? 0) > 0, {
+    message: "give at least one of name, meta, unset",
+  });
+
+export function fileRoutes(): Hono<AppEnv> {
+  const r = new Hono<AppEnv>();
+
+  r.get("/", (c) => {
+    const includeDeleted = c.req.query("deleted") === "true";
+    return c.json(c.get("deps").library.list({ includeDeleted }).map(entryJson));
+  });
+
+  r.post("/", async (c) => {
+    const { library, scheduler } = c.get("deps");
+    const name = c.req.query("name");
+    if (name === undefined || name === "") throw new ApiError(400, "invalid-name", "Give the entry's name as the name query parameter.");
+    const meta = parseMetaParam(c.req.query("meta"));
+    const entry = await upload(c, (source) => library.add({ source, name, meta }));
+    scheduler.notifyWrite();
+    c.header("Location", `/api/v1/files/${entry.id}`);
+    return c.json(entryJson(entry), 201);
+  });
+
+  r.get("/:id", (c) => c.json(entryJson(c.get("deps").library.require(c.req.param("id")))));
+
+  r.patch("/:id", async (c) => {
+    const { library, scheduler } = c.get("deps");
+    const id = c.req.param("id");
+    const body = await readJson(c, patchBody);
+    library.require(id);
+    // Check everything before the first write (rename and metadata are two writes), so that a bad field
+    // changes nothing.
+    if (body.name !== undefined) validateName(body.name);
+    if (body.meta !== undefined) metaToJson(body.meta);
+    const both = body.unset?.find((key) => body.meta !== undefined && Object.hasOwn(body.meta, key));
+    if (both !== undefined) throw new UsageError(`Metadata key ${JSON.stringify(both)} is both set and unset; choose one.`);
+    if (body.name !== undefined) library.rename(id, body.name);
+    if (body.meta !== undefined || body.unset !== undefined) library.updateMeta(id, { set: body.meta as Meta | undefined, unset: body.unset });
+    scheduler.notifyWrite();
+    return c.json(entryJson(library.require(id)));
+  });
+
+  r.delete("/:id", (c) => {
+    const { library, scheduler } = c.get("deps");
+    const entry = library.remove(c.req.param("id"));
+    scheduler.notifyWrite();
+    return c.json(entryJson(entry));
+  });
+
+  r.get("/:id/content", (c) => {
+    const { library } = c.get("deps");
+    const entry = library.require(c.req.param("id"));
+    if (entry.deleted) throw new ApiError(410, "entry-deleted", `Entry ${entry.id} is deleted; it has no content.`);
+    const etag = `"${entry.hash}"`;
+    c.header("ETag", etag);
+    c.header("Cache-Control", "no-cache");
+    if (c.req.header("if-none-match") === etag) return c.body(null, 304);
+    const file = entry.name.split("/").pop() as string;
+    c.header("Content-Type", "application/octet-stream");
+    c.header("Content-Length", String(entry.size));
+    c.header("Content-Disposition", `attachment; filename*=UTF-8''${encodeURIComponent(file)}`);
+    return c.body(Readable.toWeb(library.blobs.openRead(entry.hash)) as ReadableStream<Uint8Array>);
+  });
+
+  // New content for an entry (the HTTP form of `syncd update ID --file`); the body as in POST.
+  r.put("/:id/content", async (c) => {
+    const { library, scheduler } = c.get("deps");
+    const id = c.req.param("id");
+    const entry = await upload(c, (source) => library.updateContent(id, source));
+    scheduler.notifyWrite();
+    return c.json(entryJson(entry));
+  });
+  return r;
+}
+
+function parseMetaParam(raw: string | undefined): Meta | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ApiError(400, "invalid-meta", "The meta query parameter must be a JSON object.");
+  }
+  metaToJson(value); // throws invalid-meta with the reason
+  return value as Meta;
+}
+
+/** Streams the request body into `write`; a client that hangs up mid-upload gets nothing stored. */
+async function upload(c: Context<AppEnv>, write: (source: Readable | Buffer) => Promise<Entry>): Promise<Entry> {
+  const body = c.req.raw.body;
+  const source = body ? Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>) : Buffer.alloc(0);
+  try {
+    return await write(source);
+  } catch (err) {
+    if (err instanceof SyncdError || err instanceof ApiError) throw err;
+    if (c.req.raw.signal.aborted || isStreamAbort(err)) throw new ApiError(400, "upload-incomplete", "The upload ended before its body was complete; nothing was stored.");
+    throw err;
+  } finally {
+    if (source instanceof Readable && !source.destroyed) source.destroy();
+  }
+}
+
+function isStreamAbort(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ABORT_ERR" || (err as Error | null)?.name === "AbortError";
+}
