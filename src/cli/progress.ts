@@ -30,8 +30,11 @@ function barReporter(stream: NodeJS.WriteStream): { onEvent: (e: SyncEvent) => v
     cliProgress.Presets.shades_classic,
   );
   let started = false;
+  // Warnings would be overwritten by the bar's redraws: printed once it is gone.
+  const warnings: string[] = [];
   return {
     onEvent: (e) => {
+      if (e.type === "log" && e.level === "warn") warnings.push(`warning: ${e.message}\n`);
       if (e.type !== "sync.progress") return;
       const payload = { phase: e.phase.padEnd(8), bytes: e.bytesTotal > 0 ? `${formatBytes(e.bytesDone)}/${formatBytes(e.bytesTotal)}` : "" };
       if (!started) {
@@ -44,6 +47,7 @@ function barReporter(stream: NodeJS.WriteStream): { onEvent: (e: SyncEvent) => v
     },
     stop: () => {
       if (started) bar.stop();
+      for (const line of warnings.splice(0)) stream.write(line);
     },
   };
 }

@@ -12,6 +12,9 @@
  * - keep_both copies are written to the share and locally, with base = their state.
  * Local edits (add, content, meta set/unset, rename, delete) bump the version, stamp hlc = clock.tick(),
  * origin = instance id, and mark the row pending (a held row stays held). Deleted entries cannot be edited.
+ * `resolve` (manual, `syncd resolve`) applies sync/resolution.ts to a held row as store/resolve.ts does
+ * (see World.resolve); a separate property interleaves resolutions with everything else, then resolves
+ * every remaining conflict and requires full convergence with nothing held.
  *
  * Final rounds: after the random commands, every instance syncs, round-robin.
  * - Non-manual policies: exactly two rounds, and that is both needed and enough. After any sync an
@@ -50,7 +53,8 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { canonicalJson, sameContent, type EntryState } from "../../src/model/entry.js";
 import { compareHlc, HybridClock } from "../../src/sync/hlc.js";
-import { planEntries, type ConflictPolicy, type ConflictRecord, type EntryAction, type PlanInput } from "../../src/sync/plan.js";
+import { conflictCopyName, planEntries, type ConflictPolicy, type ConflictRecord, type EntryAction, type PlanInput } from "../../src/sync/plan.js";
+import { planResolution, RESOLVE_STRATEGIES, type ResolveStrategy } from "../../src/sync/resolution.js";
 
 const POLICIES: ConflictPolicy[] = ["manual", "local_wins", "remote_wins", "newest", "keep_both"];
 const NUM_RUNS = Number(process.env.SYNCD_PROPERTY_RUNS ?? 100);
@@ -83,7 +87,9 @@ export type Cmd =
   | { t: "sync"; i: number }
   | { t: "clock"; i: number; jump: number }
   | { t: "purge" }
-  | { t: "purgeAll" };
+  | { t: "purgeAll" }
+  /** manual: resolve one of the instance's held conflicts (`syncd resolve`), as store/resolve.ts does. */
+  | { t: "resolve"; i: number; pick: number; strategy: number };
 
 interface Scenario {
   n: number;
@@ -149,6 +155,8 @@ interface Instance {
   conflicts: Map<string, ConflictRecord>;
   /** Serial number of its last sync (-1: never synced). */
   lastSync: number;
+  /** Ids whose resolution chose a live local side over a deletion: their next push may revive a tombstone (c). */
+  revived: Set<string>;
 }
 
 class PropertyViolation extends Error {}
@@ -170,8 +178,9 @@ class World {
   /**
    * Ids whose tombstone was purged while some instance could still have a live, edited row for them: by a
    * stale purge (an instance offline beyond the window), or, under manual, by a windowed purge while an
-   * edit/delete conflict was held. For these ids (c) allows one exception: the instance whose own row was
-   * edited since its last sync pushes it back (the edit survives the purge).
+   * edit/delete conflict was held, or resolved but not synced yet (its row's base is not the tombstone).
+   * For these ids (c) allows one exception: the instance whose own row was edited since its last sync
+   * pushes it back (the edit survives the purge).
    */
   readonly purged = new Set<string>();
   /** Property d: hashes that were some instance's live local state when it synced. */
@@ -201,6 +210,7 @@ class World {
         rows: new Map(),
         conflicts: new Map(),
         lastSync: -1,
+        revived: new Set(),
       };
       inst.clock = new HybridClock(inst.id, null, () => inst.wall);
       this.instances.push(inst);
@@ -235,6 +245,11 @@ class World {
     const inst = this.instances[cmd.i] as Instance;
     inst.wall += 1;
     switch (cmd.t) {
+      case "resolve": {
+        const held = [...inst.conflicts.keys()].sort();
+        if (held.length > 0) this.resolve(inst, held[cmd.pick % held.length] as string, RESOLVE_STRATEGIES[cmd.strategy % RESOLVE_STRATEGIES.length] as ResolveStrategy);
+        return;
+      }
       case "add": {
         const id = `e${++this.ids}`;
         const state: EntryState = {
@@ -278,6 +293,31 @@ class World {
   }
 
   /**
+   * `syncd resolve`, as store/resolve.ts applies it: the row gets the resolution's base, a version above
+   * both sides, a fresh stamp and this instance as origin, and is pending; keep_both adds the local state as
+   * a new pending entry; the conflict is closed.
+   */
+  resolve(inst: Instance, id: string, strategy: ResolveStrategy): void {
+    const row = inst.rows.get(id);
+    const record = inst.conflicts.get(id);
+    if (!row || !record || row.status !== "conflict") fail(`resolve of ${id} on ${inst.name}: not held`);
+    const res = planResolution(id, row.state, row.base, record.remote, strategy);
+    const local = row.state;
+    row.state = { ...local, version: Math.max(local.version, record.remote.version) + 1, hlc: inst.clock.tick(), origin: inst.id };
+    if (res.copyLocal) {
+      const copy: EntryState = { ...local, name: conflictCopyName(local.name, inst.name, inst.wall), version: 1, hlc: inst.clock.tick(), origin: inst.id };
+      inst.rows.set(`c${++this.ids}`, { state: copy, base: null, status: "pending", heldRemote: null });
+    }
+    row.base = res.base;
+    row.status = "pending";
+    row.heldRemote = null;
+    inst.conflicts.delete(id);
+    if (res.winner === "local" && !local.deleted) inst.revived.add(id);
+    count(this.policy, `resolved.${strategy}${res.conflict ? `.${res.conflict.kind}` : ".nothing left"}`);
+    this.trace.push(`${inst.name} resolves ${id} ${strategy}${res.copyLocal ? " (+copy)" : ""}`);
+  }
+
+  /**
    * The retention window. "purge": a tombstone is purged once every instance has synced since it was
    * written (the window was long enough for everyone). "purgeAll" (stale): every tombstone is purged, as
    * if some instances had been offline for longer than the window; they then meet a missing share row.
@@ -288,7 +328,10 @@ class World {
       const at = this.writtenAt.get(id) ?? -1;
       if (stale || this.instances.every((inst) => inst.lastSync > at)) {
         this.share.delete(id);
-        const heldSomewhere = this.instances.some((inst) => inst.rows.get(id)?.status === "conflict");
+        const heldSomewhere = this.instances.some((inst) => {
+          const row = inst.rows.get(id);
+          return row?.status === "conflict" || (row?.status === "pending" && row.base !== null && !row.base.deleted);
+        });
         if (stale || heldSomewhere) this.purged.add(id);
         count(this.policy, "purged");
         this.trace.push(`purge ${id}`);
@@ -334,6 +377,7 @@ class World {
     for (const x of inputs) this.checkAction(x, actionOf.get(x.id) ?? null, inst, seenBefore);
     const shareBefore = new Map(this.share);
     const conflicted = new Set<string>();
+    const settledHere = new Set<string>();
     for (const a of actions) {
       const row = inst.rows.get(a.id) ?? null;
       if (a.conflict) conflicted.add(a.id);
@@ -353,6 +397,7 @@ class World {
       if (!state) fail(`action without a local state for a missing row: ${JSON.stringify(a)}`);
       inst.rows.set(a.id, { state, base: a.base, status: "synced", heldRemote: null });
       inst.conflicts.delete(a.id);
+      settledHere.add(a.id);
       for (const copy of a.copies ?? []) {
         if (this.share.has(copy.id) || inst.rows.has(copy.id)) fail(`copy id ${copy.id} already exists`);
         this.share.set(copy.id, copy.state);
@@ -371,7 +416,10 @@ class World {
     for (const [id, after] of this.share) {
       const before = shareBefore.get(id);
       const wasDead = before ? before.deleted : this.tombstonedEver.has(id);
-      if (!wasDead || after.deleted || conflicted.has(id)) {
+      // A resolution that chose the live local side over a deletion revives it on purpose (`syncd resolve`).
+      const chosen = settledHere.has(id) && inst.revived.has(id);
+      if (chosen) count(this.policy, "revived by a resolution");
+      if (!wasDead || after.deleted || conflicted.has(id) || chosen) {
         if (wasDead && !after.deleted) count(this.policy, "resurrected with conflict");
       } else {
         // The one documented exception: the tombstone was purged and this instance's own row was edited
@@ -383,6 +431,7 @@ class World {
       }
       if (after.deleted) this.tombstonedEver.add(id);
     }
+    for (const a of actions) inst.revived.delete(a.id);
     return actions;
   }
 
@@ -586,11 +635,24 @@ function show(s: EntryState): string {
   return s.deleted ? "deleted" : `${s.name} #${s.hash.replace(/^0+/, "")} ${canonicalJson(s.meta)}`;
 }
 
-/** Runs a scenario, the final rounds and every property; throws (with the trace) on a violation. */
-function runScenario(policy: ConflictPolicy, scenario: Scenario): World {
+/**
+ * Runs a scenario, the final rounds and every property; throws (with the trace) on a violation.
+ * `resolveAll` (manual): before the final rounds, each instance in turn syncs, resolves every conflict it
+ * holds (strategies in turn from the list), and syncs again; then nothing may be held at the end.
+ */
+function runScenario(policy: ConflictPolicy, scenario: Scenario, resolveAll?: ResolveStrategy[]): World {
   const world = new World(scenario.n, policy);
   try {
     for (const cmd of scenario.cmds) world.run(cmd);
+    if (resolveAll) {
+      let k = 0;
+      for (const inst of world.instances) {
+        world.run({ t: "sync", i: inst.index });
+        for (const id of [...inst.conflicts.keys()].sort()) world.resolve(inst, id, resolveAll[k++ % resolveAll.length] as ResolveStrategy);
+        world.run({ t: "sync", i: inst.index });
+        if (inst.conflicts.size > 0) fail(`${inst.name} holds a conflict right after resolving and syncing: ${[...inst.conflicts.keys()]}`);
+      }
+    }
     // Final rounds (how many and why: see the file's header).
     const round = () => {
       const before = new Map(world.share);
@@ -607,6 +669,10 @@ function runScenario(policy: ConflictPolicy, scenario: Scenario): World {
       fail("(a) the second final round wrote to the share: two rounds are not enough");
     }
     world.checkConverged();
+    if (resolveAll) {
+      const held = world.instances.flatMap((inst) => [...inst.conflicts.keys()].map((id) => `${inst.name}:${id}`));
+      if (held.length > 0) fail(`(b) still held after resolving everything: ${held.join(", ")}`);
+    }
     // (e) A third round changes nothing.
     for (const inst of world.instances) {
       const actions = world.sync(inst);
@@ -627,7 +693,7 @@ function runScenario(policy: ConflictPolicy, scenario: Scenario): World {
 // ---------------------------------------------------------------------------------------------------------
 // Regression cases: command sequences that once failed (kept as ordinary tests).
 
-const REGRESSIONS: Array<{ name: string; policy: ConflictPolicy; scenario: Scenario }> = [
+const REGRESSIONS: Array<{ name: string; policy: ConflictPolicy; scenario: Scenario; resolveAll?: ResolveStrategy[] }> = [
   {
     // A purged tombstone was re-planned as "converged" on every later sync (planner, fixed).
     name: "purged tombstone stays quiet",
@@ -686,6 +752,34 @@ const REGRESSIONS: Array<{ name: string; policy: ConflictPolicy; scenario: Scena
       ],
     },
   },
+  {
+    // manual + resolve: a tombstone purged while an edit/delete conflict was resolved (remote_wins) but not
+    // synced yet, and the entry edited again: the edit survives the purge like any edit the tombstone never
+    // reached (the model once counted only held rows as not having reached the tombstone).
+    name: "tombstone purged between a resolution and its sync",
+    policy: "manual",
+    resolveAll: ["local_wins"],
+    scenario: {
+      n: 2,
+      cmds: [
+        { t: "add", i: 0, name: 0, content: 0 },
+        { t: "sync", i: 0 },
+        { t: "sync", i: 1 },
+        { t: "delete", i: 0, pick: 0 },
+        { t: "sync", i: 0 },
+        { t: "content", i: 1, pick: 0, content: 1 },
+        { t: "sync", i: 1 },
+        { t: "resolve", i: 1, pick: 0, strategy: 1 },
+        { t: "content", i: 1, pick: 0, content: 0 },
+        { t: "purge" },
+        { t: "resolve", i: 0, pick: 0, strategy: 0 },
+        { t: "sync", i: 0 },
+        { t: "meta", i: 0, pick: 0, key: 0, value: 0 },
+        { t: "content", i: 0, pick: 0, content: 0 },
+        { t: "content", i: 0, pick: 0, content: 0 },
+      ],
+    },
+  },
 ];
 
 describe("planner properties (model of N instances over one share)", () => {
@@ -694,11 +788,31 @@ describe("planner properties (model of N instances over one share)", () => {
       for (const [policy, m] of stats) console.log(policy, Object.fromEntries([...m].sort()));
     });
   }
-  for (const { name, policy, scenario } of REGRESSIONS) {
+  for (const { name, policy, scenario, resolveAll } of REGRESSIONS) {
     it(`regression (${policy}): ${name}`, () => {
-      runScenario(policy, scenario);
+      runScenario(policy, scenario, resolveAll);
     });
   }
+
+  it(`manual with resolutions (syncd resolve, every strategy) interleaved: resolving everything converges every instance fully (${NUM_RUNS} runs)`, () => {
+    const arbResolve = (n: number): fc.Arbitrary<Cmd> =>
+      fc.record({ t: fc.constant("resolve" as const), i: fc.nat(n - 1), pick: fc.nat(5), strategy: fc.nat(RESOLVE_STRATEGIES.length - 1) });
+    const arb = fc.integer({ min: 2, max: 5 }).chain((n) =>
+      fc.record({
+        scenario: fc.record({
+          n: fc.constant(n),
+          cmds: fc.array(fc.oneof({ weight: 5, arbitrary: arbCmd(n) }, { weight: 1, arbitrary: arbResolve(n) }), { minLength: 5, maxLength: 80, size: "max" }),
+        }),
+        strategies: fc.array(fc.constantFrom(...RESOLVE_STRATEGIES), { minLength: 1, maxLength: 3 }),
+      }),
+    );
+    fc.assert(
+      fc.property(arb, ({ scenario, strategies }) => {
+        runScenario("manual", scenario, strategies);
+      }),
+      { numRuns: NUM_RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) },
+    );
+  });
 
   for (const policy of POLICIES) {
     it(`${policy}: converges, no resurrection, stable${policy === "keep_both" ? ", nothing lost" : ""} (${NUM_RUNS} runs)`, () => {

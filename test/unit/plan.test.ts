@@ -6,8 +6,9 @@
  * longer pending; base === null holds a manual conflict) and planned again: the second plan must be null
  * (nothing left to do), and every keep_both copy must be in sync on arrival.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { EntryState } from "../../src/model/entry.js";
+import { MAX_NAME_LENGTH, nameProblem, type EntryState } from "../../src/model/entry.js";
 import { formatHlc } from "../../src/sync/hlc.js";
 import {
   conflictCopyName,
@@ -582,5 +583,33 @@ describe("conflictCopyName", () => {
   }
   it("dates in UTC", () => {
     expect(conflictCopyName("a.txt", "pc", Date.UTC(2026, 0, 1, 23, 59))).toBe("a (conflict pc 2026-01-01).txt");
+  });
+  it("stays a valid name for names near the length limit (the share would refuse the copy's row otherwise)", () => {
+    const label = ` (conflict laptop ${DAY})`;
+    const long = `${"n".repeat(MAX_NAME_LENGTH - 4)}.pdf`;
+    const copy = conflictCopyName(long, "laptop", NOW);
+    expect(copy).toBe(`${"n".repeat(MAX_NAME_LENGTH - 4 - label.length)}${label}.pdf`);
+    expect(copy).toHaveLength(MAX_NAME_LENGTH);
+    // A folder path that leaves no room: the copy goes to the top level.
+    const deep = `${"d/".repeat(510)}x.pdf`;
+    expect(conflictCopyName(deep, "laptop", NOW)).toBe(`x${label}.pdf`);
+    // No half surrogate pair where the stem is cut; the instance part is bounded.
+    const emoji = `${"a".repeat(MAX_NAME_LENGTH - 4 - label.length - 1)}\u{1F600}.pdf`;
+    expect(conflictCopyName(emoji, "laptop", NOW)).toBe(`${"a".repeat(MAX_NAME_LENGTH - 4 - label.length - 1)}${label}.pdf`);
+    expect(conflictCopyName("a", "x".repeat(500), NOW)).toBe(`a (conflict ${"x".repeat(64)} ${DAY})`);
+  });
+  it("is a valid name for every valid name and any instance name (property)", () => {
+    const segment = fc.string({ unit: "binary", minLength: 1, maxLength: 400, size: "max" }).filter((x) => !x.includes("/"));
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 4, size: "max" }), fc.string({ unit: "binary", maxLength: 100 }), (segments, instance) => {
+        const name = segments.join("/");
+        fc.pre(nameProblem(name) === null);
+        const copy = conflictCopyName(name, instance, NOW);
+        expect(nameProblem(copy)).toBeNull();
+        expect(copy).not.toBe(name);
+        expect(copy).toContain(` ${DAY})`);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

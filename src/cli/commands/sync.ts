@@ -1,8 +1,7 @@
-/** Commands that talk to the share: sync, status, conflicts. */
+/** Commands that talk to the share: sync, status. */
 import type { Command } from "commander";
-import { listOpenConflicts } from "../../store/conflicts.js";
 import { withContext, type GlobalOptions } from "../context.js";
-import { formatTable, printJson } from "../output.js";
+import { printJson } from "../output.js";
 import { formatBytes, progressReporter } from "../progress.js";
 import type { SyncSummary } from "../../sync/events.js";
 
@@ -49,21 +48,6 @@ export function registerSyncCommands(program: Command, globals: Globals): void {
             ...(status.lastError ? [`last error:       ${status.lastError}`] : []),
           ].join("\n") + "\n",
         );
-      });
-    });
-
-  program
-    .command("conflicts")
-    .description("list open conflicts")
-    .option("--json", "print a JSON array")
-    .action(async (opts: { json?: boolean }) => {
-      await withContext(globals(), async (ctx) => {
-        const conflicts = listOpenConflicts((await ctx.openLibrary()).db);
-        if (opts.json) return printJson(conflicts);
-        if (conflicts.length === 0) return;
-        const rows = [["ID", "ENTRY", "KIND", "FIELDS"]];
-        for (const c of conflicts) rows.push([c.id, c.entryId, c.kind, c.fields.join(",")]);
-        process.stdout.write(`${formatTable(rows)}\n`);
       });
     });
 }
