@@ -4,10 +4,9 @@
  */
 import { loadConfig, resolveConfigPath } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { openRemote } from "../remote/open.js";
 import type { Remote } from "../remote/remote.js";
 import { openLibrary, type Library } from "../store/library.js";
-import { SyncEngine } from "../sync/engine.js";
+import type { SyncEngine } from "../sync/engine.js";
 import type { SyncEventListener } from "../sync/events.js";
 
 export interface GlobalOptions {
@@ -32,6 +31,9 @@ export class CommandContext {
 
   async engine(onEvent?: SyncEventListener): Promise<SyncEngine> {
     const library = await this.openLibrary();
+    // Loaded on demand: the WebDAV client and server modules cost ~0.4 s of start-up that the commands
+    // working on the local library alone (ls, add, get…) do not need.
+    const [{ openRemote }, { SyncEngine }] = await Promise.all([import("../remote/open.js"), import("../sync/engine.js")]);
     this.remote ??= await openRemote(this.config);
     return new SyncEngine(library, this.remote, this.config.sync, onEvent);
   }

@@ -20,6 +20,7 @@ import { emptySummary, PhaseProgress, type SyncEventListener, type SyncSummary }
 import { LocalSyncView, type LocalSyncRow } from "./local-sync.js";
 import { collectOrphans, cutoffStamp, gcDue } from "./maintenance.js";
 import { acquireLocalLock } from "./local-lock.js";
+import { describeDrift, type ClockWarning } from "./hlc.js";
 import { RunRecord } from "./run-record.js";
 import { planEntries, type ConflictPolicy, type EntryAction, type PlanInput } from "./plan.js";
 import { loadShare, publishShare, readVersion, removeStaleUploads, type LoadedShare } from "./share-access.js";
@@ -241,9 +242,9 @@ export class SyncEngine {
     const retentionMs = this.settings.tombstoneRetentionDays * 86_400_000;
     const full = force || syncedVersion === null || db.version < syncedVersion || !(Date.now() - lastSyncAt < retentionMs);
     const planProgress = new PhaseProgress(this.emit, "plan", 1, 0);
-    const inputs = this.collectInputs(share, full ? null : syncedVersion);
     const names = db.instanceNames();
     names.set(this.library.instanceId, this.library.instanceName);
+    const inputs = this.collectInputs(share, full ? null : syncedVersion, names);
     const actions = planEntries(inputs.values(), {
       policy: this.settings.conflictPolicy,
       instanceId: this.library.instanceId,
@@ -338,7 +339,11 @@ export class SyncEngine {
   }
 
   /** The plan's inputs, by entry id: the candidates' local rows (with base) and share rows. */
-  private collectInputs(share: LoadedShare, since: number | null): Map<string, PlanInput & { row: LocalSyncRow | null }> {
+  private collectInputs(
+    share: LoadedShare,
+    since: number | null,
+    names: Map<string, string>,
+  ): Map<string, PlanInput & { row: LocalSyncRow | null }> {
     const { db } = share;
     const inputs = new Map<string, PlanInput & { row: LocalSyncRow | null }>();
     const localRows = since === null ? this.view.all() : this.view.pending();
@@ -353,7 +358,14 @@ export class SyncEngine {
       const row = this.view.get(id);
       inputs.set(id, { id, local: row?.state ?? null, base: row?.base ?? null, remote: state, pending: row?.status === "pending", row });
     }
-    for (const input of inputs.values()) if (input.remote) this.library.clock.receive(input.remote.hlc);
+    // A stamp too far ahead of our clock is clamped by the HLC; say once per instance which one it was.
+    const warned = new Set<string>();
+    const onDrift = (w: ClockWarning) => {
+      if (warned.has(w.node)) return;
+      warned.add(w.node);
+      this.emit({ type: "log", level: "warn", message: describeDrift(w, names.get(w.node)), data: { instanceId: w.node, aheadMs: w.aheadMs } });
+    };
+    for (const input of inputs.values()) if (input.remote) this.library.clock.receive(input.remote.hlc, onDrift);
     return inputs;
   }
 
@@ -394,7 +406,7 @@ export class SyncEngine {
           summary.conflicts++;
         }
         if (action.base === null) {
-          if (action.conflict) this.view.hold(action.conflict, () => ulid());
+          if (action.conflict && expect !== null) this.view.hold(action.conflict, expect, () => ulid());
           continue;
         }
         if (action.local && !action.local.deleted && !this.library.blobs.has(action.local.hash)) {
@@ -402,14 +414,16 @@ export class SyncEngine {
           // the next run downloads it again.
           continue;
         }
+        let synced = true;
         if (action.local) {
-          if (this.view.write(action.id, action.local, action.base, version, expect) && before && before.hash !== action.local.hash) {
-            replaced.add(before.hash);
-          }
+          synced = this.view.write(action.id, action.local, action.base, version, expect);
+          if (synced && before && before.hash !== action.local.hash) replaced.add(before.hash);
+          // Lost to a local edit: the base stays, so the next run merges that edit with what the share got.
+          if (!synced) this.view.setPending(action.id);
         } else if (expect !== null) {
-          this.view.markSynced(action.id, action.base, version, expect);
+          synced = this.view.markSynced(action.id, action.base, version, expect);
         }
-        this.view.closeConflicts(action.id);
+        if (synced) this.view.closeConflicts(action.id);
         for (const copy of action.copies ?? []) this.view.write(copy.id, copy.state, copy.state, version, null);
         countAction(summary, action, before, remoteBefore);
       }

@@ -33,6 +33,7 @@ export class LocalSyncView {
   private readonly setBase;
   private readonly markSyncedGuarded;
   private readonly holdStmt;
+  private readonly setPendingStmt;
   private readonly openConflict;
   private readonly insertConflict;
   private readonly updateConflict;
@@ -52,9 +53,13 @@ export class LocalSyncView {
         base = @base, updated_at = @now
       WHERE id = @id AND hlc = @expectHlc`);
     this.setBase = db.prepare(`UPDATE entries SET base = @base, synced_rev = @rev WHERE id = @id`);
+    // A row edited since the plan saw it becomes (or stays) pending, never 'conflict': a held row whose
+    // conflict this run closed would otherwise never be pushed again.
     this.markSyncedGuarded = db.prepare(`
-      UPDATE entries SET sync_status = 'synced' WHERE id = @id AND hlc = @expectHlc AND sync_status != 'synced'`);
-    this.holdStmt = db.prepare(`UPDATE entries SET sync_status = 'conflict' WHERE id = ? AND sync_status = 'pending'`);
+      UPDATE entries SET sync_status = CASE WHEN hlc = @expectHlc THEN 'synced' ELSE 'pending' END WHERE id = @id`);
+    this.setPendingStmt = db.prepare(`UPDATE entries SET sync_status = 'pending' WHERE id = ?`);
+    this.holdStmt = db.prepare(`
+      UPDATE entries SET sync_status = 'conflict' WHERE id = ? AND hlc = ? AND sync_status IN ('pending', 'conflict')`);
     this.openConflict = db.prepare(`SELECT id FROM conflicts WHERE entry_id = ? AND resolved_at IS NULL`);
     this.insertConflict = db.prepare(`
       INSERT INTO conflicts (id, entry_id, kind, local, remote, fields, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
@@ -106,20 +111,31 @@ export class LocalSyncView {
    * Records that the share now holds `base` for this entry; the row becomes synced only if it is still the
    * state the plan saw (a newer local edit stays pending, now diffed against the new base).
    */
-  markSynced(id: string, base: EntryState, rev: number, expectHlc: string): void {
+  markSynced(id: string, base: EntryState, rev: number, expectHlc: string): boolean {
     this.setBase.run({ id, base: JSON.stringify(base), rev });
     this.markSyncedGuarded.run({ id, expectHlc });
+    return this.get(id)?.status === "synced";
   }
 
-  /** Holds a manual conflict: the row keeps its local state and stops being pushed until resolved. */
-  hold(record: ConflictRecord, newId: () => string, now = Date.now()): void {
-    this.holdStmt.run(record.entryId);
+  /** A local edit won the race against this run's write: the row is diffed again by the next run. */
+  setPending(id: string): void {
+    this.setPendingStmt.run(id);
+  }
+
+  /**
+   * Holds a manual conflict: the row keeps its local state and stops being pushed until resolved. Guarded
+   * like every sync write: if the row changed since the plan (edited, or resolved meanwhile), the stale
+   * conflict is not recorded and the next run plans the row afresh. Returns whether it was held.
+   */
+  hold(record: ConflictRecord, expectHlc: string, newId: () => string, now = Date.now()): boolean {
+    if (this.holdStmt.run(record.entryId, expectHlc).changes === 0) return false;
     const local = JSON.stringify(record.local);
     const remote = JSON.stringify(record.remote);
     const fields = JSON.stringify(record.fields);
     const open = this.openConflict.get(record.entryId) as { id: string } | undefined;
     if (open) this.updateConflict.run(record.kind, local, remote, fields, open.id);
     else this.insertConflict.run(newId(), record.entryId, record.kind, local, remote, fields, now);
+    return true;
   }
 
   /** Closes any open conflict of an entry that this run synced (resolved here or by the other side). */

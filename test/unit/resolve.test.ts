@@ -99,7 +99,7 @@ function hold(l: Library, id: string, share: EntryState): string {
   const action = nextSync(l, id, share);
   expect(action).toMatchObject({ reason: "conflict", base: null });
   const view = new LocalSyncView(l.db);
-  view.hold(action?.conflict as NonNullable<EntryAction["conflict"]>, () => ulid());
+  expect(view.hold(action?.conflict as NonNullable<EntryAction["conflict"]>, l.require(id).hlc, () => ulid())).toBe(true);
   const [conflict] = listOpenConflicts(l.db).filter((c) => c.entryId === id);
   return (conflict as { id: string }).id;
 }
@@ -267,7 +267,7 @@ describe("resolveConflict", () => {
     const action = nextSync(l, e.id, newer);
     expect(action).toMatchObject({ reason: "conflict", base: null, conflict: { kind: "content", fields: ["content"], remote: newer } });
     // ... which the engine holds as a new open conflict; the resolved one stays resolved.
-    new LocalSyncView(l.db).hold(action?.conflict as NonNullable<EntryAction["conflict"]>, () => ulid());
+    expect(new LocalSyncView(l.db).hold(action?.conflict as NonNullable<EntryAction["conflict"]>, l.require(e.id).hlc, () => ulid())).toBe(true);
     const open = listOpenConflicts(l.db);
     expect(open).toHaveLength(1);
     expect(open[0]?.id).not.toBe(conflictId);

@@ -6,7 +6,6 @@
 import type { Command } from "commander";
 import { loadConfig, resolveConfigPath } from "../../config/load.js";
 import { errorMessage } from "../../errors.js";
-import { startDaemon } from "../../server/daemon.js";
 import { isLogLevel, jsonLogger } from "../../server/log.js";
 import type { GlobalOptions } from "../context.js";
 
@@ -29,6 +28,8 @@ export function registerDaemonCommand(program: Command, globals: () => GlobalOpt
       });
       process.on("unhandledRejection", (reason) => log.error("unhandled rejection", { error: errorMessage(reason) }));
 
+      // Loaded here, not at the top: every other command starts faster without the server modules.
+      const { startDaemon } = await import("../../server/daemon.js");
       const daemon = await startDaemon({ config, log });
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once("SIGTERM", () => resolve("SIGTERM"));
