@@ -5,6 +5,7 @@
  */
 import { apacheAvailable, startApache } from "./apache.js";
 import { startDavServer } from "./dav-server.js";
+import { rcloneAvailable, startRclone } from "./rclone.js";
 
 export interface TestShare {
   url: string;
@@ -12,6 +13,8 @@ export interface TestShare {
   prefix: string;
   username?: string;
   password?: string;
+  /** The folder on disk that the server serves at `url` (tests hash the share's files there). */
+  dir: string;
   /** What reached the server since the last reset: method and decoded path. */
   requests(): Array<{ method: string; path: string }>;
   reset(): void;
@@ -30,7 +33,7 @@ export const SHARE_KINDS: ShareKind[] = [
     available: () => true,
     start: async () => {
       const s = await startDavServer();
-      return { url: s.url, prefix: "", requests: () => s.requests, reset: s.reset, close: s.close };
+      return { url: s.url, prefix: "", dir: s.dir, requests: () => s.requests, reset: s.reset, close: s.close };
     },
   },
   {
@@ -39,7 +42,16 @@ export const SHARE_KINDS: ShareKind[] = [
     start: async () => {
       const credentials = { username: "syncd", password: "pässwörd €" };
       const s = await startApache(credentials);
-      return { url: s.url, prefix: "/dav", ...credentials, requests: s.requests, reset: s.reset, close: s.close };
+      return { url: s.url, prefix: "/dav", dir: s.dir, ...credentials, requests: s.requests, reset: s.reset, close: s.close };
+    },
+  },
+  {
+    name: "rclone",
+    available: rcloneAvailable,
+    start: async () => {
+      const credentials = { username: "syncd", password: "secret with spaces" };
+      const s = await startRclone(credentials);
+      return { url: s.url, prefix: "", dir: s.dir, ...credentials, requests: s.requests, reset: s.reset, close: s.close };
     },
   },
 ];
