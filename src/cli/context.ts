@@ -33,9 +33,13 @@ export class CommandContext {
     const library = await this.openLibrary();
     // Loaded on demand: the WebDAV client and server modules cost ~0.4 s of start-up that the commands
     // working on the local library alone (ls, add, get…) do not need.
-    const [{ openRemote }, { SyncEngine }] = await Promise.all([import("../remote/open.js"), import("../sync/engine.js")]);
+    const [{ openRemote }, { SyncEngine }, { probeLocation }] = await Promise.all([
+      import("../remote/open.js"),
+      import("../sync/engine.js"),
+      import("../remote/probe.js"),
+    ]);
     this.remote ??= await openRemote(this.config);
-    return new SyncEngine(library, this.remote, this.config.sync, onEvent);
+    return new SyncEngine(library, this.remote, this.config.sync, onEvent, { shareKey: probeLocation(this.config, this.remote) });
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import { registerConflictCommands } from "./commands/conflicts.js";
 import { registerDaemonCommand } from "./commands/daemon.js";
 import { registerInitCommand } from "./commands/init.js";
 import { registerLibraryCommands } from "./commands/library.js";
+import { registerProbeCommand } from "./commands/probe.js";
 import { registerSyncCommands } from "./commands/sync.js";
 import type { GlobalOptions } from "./context.js";
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerLibraryCommands(program, globals);
   registerSyncCommands(program, globals);
   registerConflictCommands(program, globals);
+  registerProbeCommand(program, globals);
   registerDaemonCommand(program, globals);
   return program;
 }

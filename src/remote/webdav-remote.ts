@@ -3,16 +3,22 @@
  * are used — GET, PUT, DELETE, MOVE, MKCOL, PROPFIND with an explicit Depth — because LOCK and the
  * conditional headers are ignored or racy on common servers (FIELD-NOTES); mutual exclusion is lease.ts.
  *
+ * GET and PUT — every data file, metadata.db, version.txt and the O(1) check — go straight through
+ * node:http(s) on the same keep-alive pool instead: the client's fetch layer cost more CPU per request than
+ * loopback Apache spends serving it (2,000 small PUTs: 3.5–5.4 s through the client, 2.0 s direct; a GET of
+ * version.txt 1.3 ms vs 0.7 ms), and a direct GET sends no Accept-Encoding, so bytes arrive exactly as stored.
+ *
  * Timeouts: requests without a body to stream (PROPFIND, MKCOL, MOVE, DELETE) get a fixed
  * AbortSignal.timeout(timeoutMs). GET and PUT bodies get an idle timeout of the same length instead
  * (idle-timeout.ts), so a large file on a slow link is not aborted while bytes still flow.
  */
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
+import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { createClient, parseXML, prepareFileFromProps, type FileStat, type WebDAVClient } from "webdav";
 import { ConfigError } from "../errors.js";
-import { isRemoteError, toRemoteError } from "./errors.js";
+import { isRemoteError, RemoteError, toRemoteError } from "./errors.js";
 import { IdleTimer, watchDownload, watchUpload } from "./idle-timeout.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "./remote.js";
 
@@ -28,8 +34,51 @@ export function createWebdavRemote(opts: WebdavRemoteOptions): Remote {
   return new WebdavRemote(opts);
 }
 
+/**
+ * One raw request, for the capability probe (probe.ts) only: it measures statuses and headers that the
+ * Remote interface deliberately hides (the answer to a PUT into a missing folder, ETag headers,
+ * `Depth: infinity`). The sync engine never uses it.
+ */
+export interface RawRequest {
+  method: string;
+  /** Relative to the share root, as every Remote path; a trailing "/" is kept (a folder's URL). */
+  path: string;
+  headers?: Record<string, string>;
+  /** Always sent with a Content-Length (0 without a body), never chunked. */
+  body?: Buffer;
+  /** MOVE/COPY: the destination, relative to the root, sent as the absolute, encoded Destination URL. */
+  destination?: string;
+}
+
+export interface RawResponse {
+  status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** Never rejects on an HTTP status; rejects with a RemoteError when there is no answer (network, timeout). */
+export type RawRequester = (req: RawRequest) => Promise<RawResponse>;
+
+/**
+ * Where a Remote keeps its raw requester. A decorator (retries…) that wants the probe to see through it
+ * forwards this property: `get [RAW_REQUEST]() { return rawRequesterOf(this.inner); }`.
+ */
+export const RAW_REQUEST: unique symbol = Symbol("syncd.webdav.rawRequest");
+
+/** The raw requester of a WebDAV Remote (same URL, credentials and socket pool), or null for any other. */
+export function rawRequesterOf(remote: Remote): RawRequester | null {
+  const raw = (remote as unknown as { [RAW_REQUEST]?: unknown })[RAW_REQUEST];
+  return typeof raw === "function" ? (raw as RawRequester) : null;
+}
+
+/** Raw response bodies are for diagnostics only: keep at most this much. */
+const RAW_BODY_LIMIT = 256 * 1024;
+
 /** Upload slices for a Buffer body: small enough that the idle timer sees progress on a slow link. */
 const SLICE = 64 * 1024;
+/** Redirects a GET follows (as the client's fetch did); a PUT's streamed body cannot be replayed, so it follows none. */
+const MAX_REDIRECTS = 5;
 
 class WebdavRemote implements Remote {
   readonly location: string;
@@ -38,6 +87,8 @@ class WebdavRemote implements Remote {
   private readonly client: WebDAVClient;
   private readonly agent: HttpAgent;
   private readonly timeoutMs: number;
+  /** Headers of every request (the Authorization header, when there are credentials). */
+  private readonly headers: Record<string, string>;
 
   constructor(opts: WebdavRemoteOptions) {
     let base: URL;
@@ -76,8 +127,11 @@ class WebdavRemote implements Remote {
       username !== undefined || password !== undefined
         ? { Authorization: `Basic ${Buffer.from(`${username ?? ""}:${password ?? ""}`, "utf8").toString("base64")}` }
         : {};
+    this.headers = headers;
     this.client = createClient(remoteURL, { headers, httpAgent: this.agent, httpsAgent: this.agent });
   }
+
+  readonly [RAW_REQUEST]: RawRequester = (req) => this.raw(req);
 
   async get(path: string): Promise<Buffer> {
     const stream = await this.getStream(path);
@@ -89,22 +143,15 @@ class WebdavRemote implements Remote {
   async getStream(path: string): Promise<Readable> {
     const url = this.urlFor(path);
     const idle = new IdleTimer(this.timeoutMs);
-    let body: unknown;
+    let response: IncomingMessage;
     try {
-      // customRequest rejects on a status ≥ 400 before we hand out a stream; the client's
-      // createReadStream would only emit the 404 later, as an error on an already returned stream.
-      const response = await this.client.customRequest(clientPath(path), { method: "GET", signal: idle.signal });
-      body = (response as unknown as { body: unknown }).body;
+      // A status ≥ 400 rejects here, before a stream is handed out (never as an error on a returned stream).
+      response = await this.send("GET", this.fileUrl(path), { signal: idle.signal });
     } catch (err) {
       idle.clear();
-      discardErrorBody(err);
-      throw toRemoteError(err, "GET", url);
+      throw toRemoteError(timedOut(err, idle.signal), "GET", url);
     }
-    if (!(body instanceof Readable)) {
-      idle.clear();
-      return Readable.from([]); // a 2xx without a body (204)
-    }
-    return watchDownload(body, idle, (err) => toRemoteError(err, "GET", url));
+    return watchDownload(response, idle, (err) => toRemoteError(timedOut(err, idle.signal), "GET", url));
   }
 
   async put(path: string, body: Buffer | StreamBody): Promise<void> {
@@ -114,19 +161,21 @@ class WebdavRemote implements Remote {
     const idle = new IdleTimer(this.timeoutMs);
     const upload = watchUpload(source, size, idle, path);
     try {
-      // putFileContents sets no Content-Length for a stream, so it is given as a header: a chunked PUT is
-      // stored as an empty file by servers behind PHP-FPM (FIELD-NOTES). overwrite: true sends no
-      // If-None-Match (ignored or racy anyway).
-      await this.client.putFileContents(clientPath(path), upload.body, {
-        overwrite: true,
-        contentLength: size,
-        headers: { "Content-Length": String(size) },
+      // Always a Content-Length, never a chunked body: servers behind PHP-FPM store a chunked PUT as an
+      // empty file (FIELD-NOTES). No If-None-Match / If-Match: ignored or racy (FIELD-NOTES).
+      const response = await this.send("PUT", this.fileUrl(path), {
+        headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) },
+        body: upload.body,
         signal: idle.signal,
       });
+      // The answer's small body must be read for the socket to go back to the pool.
+      await drain(response);
     } catch (err) {
-      discardErrorBody(err);
       // A failure of the local body (unreadable file, wrong size) is not the server's fault: report it as is.
-      throw upload.localError() ?? toRemoteError(err, "PUT", url);
+      const local = upload.localError();
+      if (local) throw local;
+      // A PUT into a missing folder is 409 on most servers, 404 on rclone, 500 on nginx (FIELD-NOTES).
+      throw await this.missingParent(toRemoteError(timedOut(err, idle.signal), "PUT", url), path, [404, 500]);
     } finally {
       idle.clear();
       // The server may answer (401, 507…) before the body is consumed: release the file handle.
@@ -141,11 +190,20 @@ class WebdavRemote implements Remote {
   }
 
   async move(from: string, to: string): Promise<void> {
-    // The client builds the absolute Destination URL (encoded, under the same root).
-    await this.call("MOVE", from, (signal) => this.client.moveFile(clientPath(from), clientPath(to), { overwrite: true, signal }));
+    try {
+      // The client builds the absolute Destination URL (encoded, under the same root).
+      await this.call("MOVE", from, (signal) => this.client.moveFile(clientPath(from), clientPath(to), { overwrite: true, signal }));
+    } catch (err) {
+      // A MOVE into a missing folder is 409 on webdav-server, 500 on Apache, 403 on rclone (FIELD-NOTES).
+      throw isRemoteError(err) ? await this.missingParent(err, to, [403, 500]) : err;
+    }
   }
 
   async mkdir(path: string): Promise<void> {
+    return this.mkcol(path, 0);
+  }
+
+  private async mkcol(path: string, attempt: number): Promise<void> {
     try {
       // Our own URL, because the client drops the trailing slash of the root folder ("") and nginx
       // refuses a MKCOL without one.
@@ -154,9 +212,16 @@ class WebdavRemote implements Remote {
     } catch (err) {
       // 405 Method Not Allowed is how RFC 4918 servers say "already exists" (rclone answers 201).
       if (isRemoteError(err) && err.status === 405) return;
+      // rclone holds a short internal lock on a path while a request on it runs, and answers a concurrent
+      // MKCOL of the same folder 423 (measured: 8 lease contenders creating version.txt.lock/). The other
+      // MKCOL is creating it: try again shortly (MKCOL of an existing folder is success).
+      if (isRemoteError(err, "locked") && attempt < 3) {
+        await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
+        return this.mkcol(path, attempt + 1);
+      }
       // Concurrent MKCOLs of one folder race on Apache: the losers may get 403 or 409 although the folder
       // now exists. What matters is that it exists: ask.
-      if (isRemoteError(err) && (err.kind === "auth" || err.kind === "conflict")) {
+      if (isRemoteError(err) && (err.kind === "auth" || err.kind === "conflict" || err.kind === "locked")) {
         const stat = await this.stat(path).catch(() => null);
         if (stat?.type === "directory") return;
       }
@@ -210,10 +275,111 @@ class WebdavRemote implements Remote {
     this.agent.destroy();
   }
 
+  /**
+   * Servers disagree on how they refuse a write into a folder that does not exist (FIELD-NOTES): 409 is
+   * already kind "conflict", but rclone's 404 reads as "not found", nginx's and Apache's 500 as a server
+   * fault (which would be retried in vain) and rclone's 403 as a permission problem. For those statuses
+   * the parent folder is looked up, and when it is missing the failure becomes kind "conflict" saying so.
+   */
+  private async missingParent(err: RemoteError, path: string, statuses: number[]): Promise<RemoteError> {
+    if (err.status === undefined || !statuses.includes(err.status)) return err;
+    const parent = normalise(path).split("/").slice(0, -1).join("/");
+    const stat = await this.stat(parent).catch(() => undefined);
+    if (stat !== null) return err; // the parent is there (or could not be checked): the answer meant something else
+    const reason = err.message.slice(err.message.indexOf(" failed: ") + 9).replace(/ \(.*\)\.$|\.$/, "");
+    const where = parent ? `the folder "${parent}"` : "the share's root folder";
+    return new RemoteError("conflict", err.method, err.url, `${reason}: ${where} does not exist (folders must be created first).`, {
+      status: err.status,
+      cause: err,
+    });
+  }
+
+  /** See RawRequest. Uses the configured credentials and the same keep-alive pool as every other request. */
+  private raw(req: RawRequest): Promise<RawResponse> {
+    const url = this.pathUrl(req.path);
+    const body = req.body ?? Buffer.alloc(0);
+    const headers: Record<string, string> = { ...this.headers, ...req.headers, "Content-Length": String(body.length) };
+    if (req.destination !== undefined) headers.Destination = this.pathUrl(req.destination);
+    const send = url.startsWith("https:") ? httpsRequest : httpRequest;
+    const fail = (err: unknown) => toRemoteError(err, req.method, this.urlFor(req.path));
+    return new Promise<RawResponse>((resolve, reject) => {
+      const request = send(url, { method: req.method, headers, agent: this.agent, signal: AbortSignal.timeout(this.timeoutMs) }, (res) => {
+        const chunks: Buffer[] = [];
+        let kept = 0;
+        res.on("data", (chunk: Buffer) => {
+          if (kept < RAW_BODY_LIMIT) chunks.push(chunk);
+          kept += chunk.length;
+        });
+        res.on("error", (err) => reject(fail(err)));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: flattenHeaders(res.headers), body: Buffer.concat(chunks) }));
+      });
+      request.on("error", (err) => reject(fail(err)));
+      request.end(body);
+    });
+  }
+
+  /** The percent-encoded URL of a path; a trailing "/" (a folder) is kept, and the root is always "…/". */
+  private pathUrl(path: string): string {
+    const segments = normalise(path).split("/").filter(Boolean).map(encodeURIComponent);
+    const folder = segments.length === 0 || path.endsWith("/");
+    return [this.rootUrl, ...segments].join("/") + (folder ? "/" : "");
+  }
+
   /** The percent-encoded URL of a folder, with the trailing slash RFC 4918 gives collections. */
   private collectionUrl(path: string): string {
     const segments = normalise(path).split("/").filter(Boolean).map(encodeURIComponent);
     return [this.rootUrl, ...segments].join("/") + "/";
+  }
+
+  /** The percent-encoded URL of a file below the root. */
+  private fileUrl(path: string): string {
+    const segments = normalise(path).split("/").filter(Boolean).map(encodeURIComponent);
+    return [this.rootUrl, ...segments].join("/");
+  }
+
+  /**
+   * One request on the keep-alive pool, resolved with the response once its head has arrived; a status
+   * ≥ 400 (its body discarded) or a 3xx that is not followed rejects with an HttpStatusError. A body is
+   * piped in; if it fails, the request is destroyed with its error. Aborting `signal` destroys the request
+   * and its response.
+   */
+  private send(
+    method: "GET" | "PUT",
+    url: string,
+    opts: { headers?: OutgoingHttpHeaders; body?: Readable; signal: AbortSignal },
+    redirects = 0,
+  ): Promise<IncomingMessage> {
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const target = new URL(url);
+      // Credentials only ever go to the configured server (as fetch does on a redirect elsewhere).
+      const sameOrigin = target.origin === new URL(this.rootUrl).origin;
+      const headers = { ...(sameOrigin ? this.headers : {}), ...opts.headers };
+      const req = (target.protocol === "https:" ? httpsRequest : httpRequest)(target, { method, headers, agent: this.agent, signal: opts.signal });
+      // Not `once`: a request can still fail after its response arrived (an abort); a settled promise ignores it.
+      req.on("error", reject);
+      req.on("response", (res) => {
+        res.on("error", () => {}); // surfaces through the consumer (watchDownload) or drain
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && res.headers.location && method === "GET" && redirects < MAX_REDIRECTS) {
+          res.resume();
+          resolve(this.send(method, new URL(res.headers.location, target).toString(), opts, redirects + 1));
+          return;
+        }
+        if (status >= 300) {
+          // Read (a small) or destroy (a large) error body, so that it cannot pin its pooled socket.
+          discardBody(res);
+          reject(new HttpStatusError(res));
+          return;
+        }
+        resolve(res);
+      });
+      if (opts.body) {
+        opts.body.on("error", (err) => req.destroy(err));
+        opts.body.pipe(req);
+      } else {
+        req.end();
+      }
+    });
   }
 
   /** Human-readable URL of a path for messages (never with credentials). */
@@ -230,6 +396,14 @@ class WebdavRemote implements Remote {
       throw toRemoteError(err, method, this.urlFor(path));
     }
   }
+}
+
+function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
 }
 
 /** Remote paths are relative ("a/b", "lock/"); the client wants them absolute below its base URL. */
@@ -266,6 +440,53 @@ function discardErrorBody(err: unknown): void {
     body.on("error", () => {});
     body.destroy();
   }
+}
+
+/**
+ * A response whose status is an error (or an unexpected redirect), shaped like the webdav client's errors
+ * (`status`, `response.statusText`, `response.headers.get`) so that toRemoteError maps both alike.
+ */
+class HttpStatusError extends Error {
+  readonly status: number;
+  readonly response: { status: number; statusText: string; headers: { get(name: string): string | null } };
+
+  constructor(res: IncomingMessage) {
+    const status = res.statusCode ?? 0;
+    const statusText = res.statusMessage || STATUS_CODES[status] || "";
+    super(`Invalid response: ${status} ${statusText}`);
+    this.status = status;
+    const headers = res.headers;
+    this.response = {
+      status,
+      statusText,
+      headers: {
+        get: (name: string) => {
+          const value = headers[name.toLowerCase()];
+          return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+        },
+      },
+    };
+  }
+}
+
+/** An error body: read to the end when small (the socket then returns to the pool), else destroyed. */
+function discardBody(res: IncomingMessage): void {
+  const length = Number(res.headers["content-length"]);
+  if (Number.isFinite(length) && length <= 64 * 1024) res.resume();
+  else res.destroy();
+}
+
+/** Reads a response to its end (a PUT's short answer), so that its keep-alive socket is reused. */
+async function drain(res: IncomingMessage): Promise<void> {
+  await finished(res.resume());
+}
+
+/** An error caused by our own idle timer firing is a timeout, whatever the HTTP layer called it. */
+function timedOut(err: unknown, signal: AbortSignal): unknown {
+  if (!signal.aborted || (err as { name?: unknown } | null)?.name === "AbortError") return err;
+  const timeout = new Error("timed out", { cause: err });
+  timeout.name = "AbortError";
+  return timeout;
 }
 
 /** The decoded path of an href (absolute URL or absolute path), without a trailing slash. */

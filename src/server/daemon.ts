@@ -12,11 +12,12 @@ import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { redactUrl } from "../remote/errors.js";
 import { createShareHandler } from "../remote/embedded-share.js";
-import { openRemote } from "../remote/open.js";
+import { openRemote, retrying } from "../remote/open.js";
 import type { Remote } from "../remote/remote.js";
 import { createWebdavRemote } from "../remote/webdav-remote.js";
 import { openLibrary, type Library } from "../store/library.js";
 import { resolveConflict } from "../store/resolve.js";
+import { probeLocation } from "../remote/probe.js";
 import { SyncEngine } from "../sync/engine.js";
 import { createApp } from "./app.js";
 import { isLoopbackAddress } from "./auth.js";
@@ -99,15 +100,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const shareUrl = embedded ? `${url}${DAV_PATH}` : null;
 
     remote = embedded
-      ? createWebdavRemote({
-          url: `http://${bracket(connectHost(host))}:${http.port}${DAV_PATH}`,
-          root: config.webdav.root,
-          // Any user name will do (see auth.ts); this one shows up nowhere but in our own requests.
-          ...(token === undefined ? {} : { username: "syncd", password: token }),
-          timeoutMs: config.webdav.timeoutMs,
-        })
+      ? retrying(
+          createWebdavRemote({
+            url: `http://${bracket(connectHost(host))}:${http.port}${DAV_PATH}`,
+            root: config.webdav.root,
+            // Any user name will do (see auth.ts); this one shows up nowhere but in our own requests.
+            ...(token === undefined ? {} : { username: "syncd", password: token }),
+            timeoutMs: config.webdav.timeoutMs,
+          }),
+          config,
+        )
       : await openRemote(config);
-    engineReady(new SyncEngine(library, remote, config.sync, syncEventSink(hub, log)));
+    engineReady(new SyncEngine(library, remote, config.sync, syncEventSink(hub, log), { shareKey: probeLocation(config, remote) }));
     scheduler.start();
     log.info("listening", {
       url,

@@ -13,6 +13,7 @@ import { ulid } from "ulidx";
 import { errorMessage, ShareError, SyncdError } from "../errors.js";
 import { sameContent, type EntryState } from "../model/entry.js";
 import { RemoteLease } from "../remote/lease.js";
+import { ensureProbed } from "../remote/probe.js";
 import type { Remote } from "../remote/remote.js";
 import { countOpenConflicts } from "../store/conflicts.js";
 import type { Library } from "../store/library.js";
@@ -67,6 +68,14 @@ const STATE = {
 /** Below this many deletions a run is never stopped by the maxDeletePercent guard. */
 const DELETE_GUARD_MIN = 10;
 
+export interface EngineOptions {
+  /**
+   * The stable name of the share for the capability probe's record (remote/probe.ts probeLocation): the
+   * embedded share is served on a new port every run, so its URL is not a name. Default: remote.location.
+   */
+  shareKey?: string;
+}
+
 export class SyncEngine {
   private readonly view: LocalSyncView;
 
@@ -75,6 +84,7 @@ export class SyncEngine {
     private readonly remote: Remote,
     private readonly settings: SyncSettings,
     private readonly emit: SyncEventListener = () => {},
+    private readonly options: EngineOptions = {},
   ) {
     this.view = new LocalSyncView(library.db);
   }
@@ -154,6 +164,10 @@ export class SyncEngine {
       return summary;
     }
     check.finish();
+
+    // The first time this instance meets a share, check that the server can carry the lease (SPEC §3):
+    // a refusal explains why and changes nothing. Recorded, so later runs skip it.
+    await ensureProbed(this.library, this.remote, this.options.shareKey ?? this.remote.location);
 
     const lockProgress = new PhaseProgress(this.emit, "lock", 1, 0);
     signal?.throwIfAborted();

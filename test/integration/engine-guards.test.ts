@@ -49,7 +49,7 @@ function shareSnapshot(): Record<string, string> {
 function localSnapshot(inst: EngineInstance): unknown {
   return {
     entries: inst.library.db.prepare("SELECT * FROM entries ORDER BY id").all(),
-    state: inst.library.db.prepare("SELECT * FROM state WHERE key NOT IN ('last_error', 'hlc') ORDER BY key").all(),
+    state: inst.library.db.prepare("SELECT * FROM state WHERE key NOT IN ('last_error', 'hlc') AND key NOT LIKE 'probe:%' ORDER BY key").all(),
   };
 }
 

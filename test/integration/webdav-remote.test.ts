@@ -432,3 +432,67 @@ describe("WebdavRemote: network failures and timeouts", () => {
     }
   });
 });
+
+describe("WebdavRemote: a write into a missing folder is kind conflict on every server", () => {
+  /** Answers writes like nginx (PUT 500) and rclone (PUT 404, MOVE 403); PROPFIND finds only the folder "here". */
+  async function quirkyServer(answer: { put: number; move: number }) {
+    return rawServer((res) => {
+      const { method, url } = res.req;
+      if (method === "PUT") return void res.writeHead(answer.put).end();
+      if (method === "MOVE") return void res.writeHead(answer.move).end();
+      if (method === "PROPFIND" && /^\/syncd\/here\/?$/.test(decodeURIComponent(url ?? ""))) {
+        res.writeHead(207, { "Content-Type": "application/xml" });
+        return void res.end(
+          `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"><d:response><d:href>/syncd/here/</d:href><d:propstat><d:prop>` +
+            `<d:resourcetype><d:collection/></d:resourcetype><d:getlastmodified>Mon, 23 Nov 2026 10:00:00 GMT</d:getlastmodified>` +
+            `</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`,
+        );
+      }
+      res.writeHead(404).end();
+    });
+  }
+
+  for (const [server, answer] of [["nginx", { put: 500, move: 204 }], ["rclone", { put: 404, move: 403 }], ["Apache", { put: 409, move: 500 }]] as const) {
+    it(`maps ${server}'s answers (PUT ${answer.put}, MOVE ${answer.move}) when the folder is missing, and only then`, async () => {
+      const raw = await quirkyServer(answer);
+      const remote = createWebdavRemote({ url: raw.url, root: "/syncd", timeoutMs: 5000 });
+      try {
+        const put = await rejection(remote.put("gone/x.bin", Buffer.from("x")));
+        expect(put).toMatchObject({ kind: "conflict", status: answer.put });
+        if (answer.put !== 409) expect(put.message).toMatch(/: the folder "gone" does not exist \(folders must be created first\)\.$/);
+        // The folder exists: the same status means something else, and keeps its own kind.
+        if (answer.put !== 409) expect((await rejection(remote.put("here/x.bin", Buffer.from("x")))).kind).not.toBe("conflict");
+        if (answer.move >= 400) {
+          const move = await rejection(remote.move("here/a", "gone/b"));
+          expect(move).toMatchObject({ kind: "conflict", status: answer.move });
+          expect((await rejection(remote.move("gone/a", "here/b"))).kind).not.toBe("conflict");
+        }
+      } finally {
+        await remote.close();
+        await raw.close();
+      }
+    });
+  }
+});
+
+describe("WebdavRemote: concurrent MKCOLs on rclone", () => {
+  it("takes a 423 Locked answer to MKCOL as another client creating the folder: tries again, then asks", async () => {
+    let mkcols = 0;
+    const raw = await rawServer((res) => {
+      if (res.req.method === "MKCOL") return void res.writeHead(++mkcols <= 2 ? 423 : 201).end();
+      res.writeHead(404).end();
+    });
+    const remote = createWebdavRemote({ url: raw.url, root: "/syncd", timeoutMs: 5000 });
+    try {
+      await remote.mkdir("version.txt.lock");
+      expect(mkcols).toBe(3);
+      // Locked for good and still not there: the 423 is reported as it is.
+      mkcols = -100;
+      expect(await rejection(remote.mkdir("version.txt.lock"))).toMatchObject({ kind: "locked", status: 423 });
+      expect(mkcols).toBe(-96); // the first MKCOL and 3 more
+    } finally {
+      await remote.close();
+      await raw.close();
+    }
+  });
+});

@@ -1,0 +1,672 @@
+/**
+ * The capability probe (issue 6, SPEC §5 `syncd probe`): tests, in a scratch folder of the share, the
+ * behaviours the engine relies on and the server differences of FIELD-NOTES.md, and says whether the
+ * lease of SPEC §3 can be safe there.
+ *
+ * Two things refuse a share, because the lease cannot work without them:
+ * - listings without modification times: a claim is live while its server mtime plus its TTL is in the
+ *   future, so without an mtime no claim could ever be judged expired (a crashed instance's claim would
+ *   block every other forever), and no holder could prove its claim fresh;
+ * - a claim that never shows up in a listing: a contender holds the lock only when it sees its own claim
+ *   listed (proof that the listing is recent enough to show a competitor's claim too). A listing that lags
+ *   behind a completed PUT (rclone) is a quirk the lease's relisting covers, not a refusal.
+ * Everything else is recorded as findings; syncd is written not to depend on it (folders created before
+ * writing, an explicit Depth on every PROPFIND, trailing slashes on folders, Content-Length on every PUT,
+ * no LOCK, no conditional request, no ETag).
+ *
+ * Checks that need a status or a header the Remote interface hides go through the remote's raw requester
+ * (webdav-remote.ts, RAW_REQUEST); without one (a wrapped or fake Remote) they are recorded as null
+ * ("not measured"), and the verdict, which needs only the Remote interface, is unaffected.
+ */
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { ShareError } from "../errors.js";
+import type { Library } from "../store/library.js";
+import { isRemoteError, type RemoteErrorKind } from "./errors.js";
+import type { Remote, RemoteStat } from "./remote.js";
+import { rawRequesterOf, type RawRequester, type RawResponse } from "./webdav-remote.js";
+
+export const PROBE_REPORT_VERSION = 1;
+/** Scratch folders are named `${SCRATCH_PREFIX}<random hex>` under the share's root. */
+export const SCRATCH_PREFIX = ".syncd-probe-";
+/** A scratch folder this old was left by a probe that died: the next probe removes it. */
+const STALE_SCRATCH_MS = 60 * 60 * 1000;
+
+export interface ProbeOptions {
+  /** Raw requests for the checks the Remote interface hides; default: the remote's own, if it has one. */
+  raw?: RawRequester | null;
+  /**
+   * Claims written to measure how fast listings show a new file (default 16), `listingConcurrency` at a
+   * time (default 8), each followed by listings of the folder until it shows, as lease contenders do:
+   * rclone's lag shows under concurrent writers (FIELD-NOTES), rarely with one alone.
+   */
+  listingTrials?: number;
+  listingConcurrency?: number;
+  /** Listings after the first before a claim counts as never listed (default 10, about 5.5 s in all). */
+  maxRelists?: number;
+  /** Wait before relist i (from 1); default 100·i ms, at most 1 s. */
+  relistDelayMs?: (i: number) => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Wall clock (ms since the epoch), for the clock offset; default Date.now. */
+  now?: () => number;
+  /** Name of the scratch folder under the root (default `.syncd-probe-<random>`). */
+  scratchName?: string;
+  /** How the report names the share (default remote.location; see probeLocation). */
+  location?: string;
+}
+
+/** One ETag as a response carried it: `null` fields when not measured. */
+export interface EtagFinding {
+  /** Whether it was there at all. */
+  present: boolean | null;
+  /** `W/"…"`: weak (Apache for the first second after a write). */
+  weak: boolean | null;
+  value: string | null;
+}
+
+export interface ProbeFindings {
+  /** PUT (with Content-Length) then GET returns the same bytes. */
+  roundTrip: { ok: boolean; size: number; putStatus: number | null };
+  /** A file that does not exist: GET and PROPFIND statuses, and what the Remote makes of it. */
+  missingFile: { get: number | null; propfind: number | null; remoteKind: RemoteErrorKind | null; statIsNull: boolean };
+  /** PUT into a folder that does not exist (409, 404 or 500 by server): syncd always creates folders first. */
+  putMissingParent: { status: number | null; remoteKind: RemoteErrorKind | null };
+  /** MKCOL of an existing folder: 405 (RFC 4918) or 201 (rclone); mkdir accepts both. */
+  mkcolExisting: { status: number | null; mkdirIdempotent: boolean };
+  /** MOVE with Overwrite: T onto an existing file (how metadata.db is published). */
+  moveOverwrite: { status: number | null; replaced: boolean; sourceGone: boolean };
+  /** MOVE into a folder that does not exist: status, and whether the server created the folder (nginx). */
+  moveMissingParent: { status: number | null; remoteKind: RemoteErrorKind | null; createdParent: boolean | null };
+  /** PROPFIND Depth: 1 of a folder right after a PUT into it (how the lease sees claims). */
+  listing: {
+    /** Every listed file had a modification time (getlastmodified). Required. */
+    modificationTimes: boolean;
+    /** Per trial (in the order they ended): listings after the first until the new file showed up; null: never. */
+    relists: Array<number | null>;
+    /** Trials whose first listing did not show the file just written. */
+    lagged: number;
+    /** Every trial's file showed up within maxRelists. Required. */
+    visible: boolean;
+    maxRelists: number;
+    /** The file's size in the listing matched what was written. */
+    sizeMatches: boolean | null;
+  };
+  /** The server's clock. */
+  clock: {
+    /** The server sends a Date header (the lease judges claims by it; else by the local clock). */
+    dateHeader: boolean;
+    /** Server Date minus the local clock, estimated from several answers (Date has a 1 s resolution). */
+    offsetMs: number | null;
+    /** Server Date minus the listed mtime of a file just written: ≥ 0 and small when both come from one clock. */
+    freshMtimeAgeMs: number | null;
+  };
+  etag: {
+    /** On a GET, right after the write. */
+    get: EtagFinding;
+    /** On the PUT's own response. */
+    put: EtagFinding;
+    /** `getetag` in PROPFIND. */
+    propfind: EtagFinding;
+    /** Where the two checks below read the ETag from. */
+    source: "propfind" | "get" | null;
+    /** Two reads with no write between give the same ETag. */
+    stableWithoutWrite: boolean | null;
+    /** A rewrite of the same size, within the same second, gives a new ETag (nginx: usually not). */
+    changesOnSameSizeRewrite: boolean | null;
+  };
+  /** PROPFIND of a folder without a Depth header, and with `Depth: infinity` (syncd sends neither). */
+  depth: { none: number | null; infinity: number | null };
+  /** A folder's URL without its trailing slash (syncd always sends it): PROPFIND Depth 0, and DELETE. */
+  folderWithoutSlash: { propfind: number | null; delete: number | null };
+  /** PUT with `If-None-Match: *` onto an existing file: 412 honoured, 2xx ignored. Informational: never relied on. */
+  ifNoneMatchPut: { status: number | null; honoured: boolean | null };
+}
+
+export interface ProbeReport {
+  version: typeof PROBE_REPORT_VERSION;
+  /** The share root probed (no credentials). */
+  location: string;
+  probedAt: string;
+  durationMs: number;
+  /** Whether the raw checks (statuses, headers) could run; the verdict does not depend on them. */
+  rawChecks: boolean;
+  verdict: "ok" | "refused";
+  /** Why the lease cannot be safe here (only when refused). */
+  refusal: string | null;
+  findings: ProbeFindings;
+  /** What syncd uses or does about each finding, one sentence each. */
+  notes: string[];
+  /** Findings that deserve attention but do not refuse the share. */
+  warnings: string[];
+  /** The scratch folder was removed at the end. */
+  scratchRemoved: boolean;
+}
+
+/** The share cannot host the lease of SPEC §3; the report says what was measured. */
+export class ProbeRefusedError extends ShareError {
+  constructor(readonly report: ProbeReport) {
+    super("share-unsafe", `Refusing the share ${report.location}: ${report.refusal ?? "it failed the capability probe."}`);
+  }
+}
+
+/**
+ * Probes the share behind `remote` and returns the report; throws ProbeRefusedError (a ShareError) when the
+ * lease cannot be safe there, and a RemoteError when the share cannot be reached at all. The scratch folder
+ * is removed whatever happens.
+ */
+export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promise<ProbeReport> {
+  const started = performance.now();
+  const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const raw = opts.raw === undefined ? rawRequesterOf(remote) : opts.raw;
+  const maxRelists = opts.maxRelists ?? 10;
+  const trials = Math.max(1, opts.listingTrials ?? 16);
+  const concurrency = Math.max(1, opts.listingConcurrency ?? 8);
+  const relistDelay = opts.relistDelayMs ?? ((i: number) => Math.min(1000, 100 * i));
+  const scratch = opts.scratchName ?? `${SCRATCH_PREFIX}${randomBytes(6).toString("hex")}`;
+  const at = (name: string) => `${scratch}/${name}`;
+  const probedAt = new Date(now()).toISOString();
+  const location = opts.location ?? remote.location;
+
+  const clock = new ClockSampler(now);
+  await createScratch(remote, scratch);
+  let findings: ProbeFindings;
+  let scratchRemoved = false;
+  try {
+    await removeStaleScratch(remote, scratch, clock);
+    findings = await runChecks();
+  } finally {
+    scratchRemoved = await removeScratch(remote, scratch);
+  }
+
+  const refusal = refusalOf(findings, maxRelists, relistDelay);
+  const report: ProbeReport = {
+    version: PROBE_REPORT_VERSION,
+    location,
+    probedAt,
+    durationMs: Math.round(performance.now() - started),
+    rawChecks: raw !== null,
+    verdict: refusal ? "refused" : "ok",
+    refusal,
+    findings,
+    notes: notesOf(findings, raw !== null),
+    warnings: warningsOf(findings, scratchRemoved, scratch),
+    scratchRemoved,
+  };
+  if (refusal) throw new ProbeRefusedError(report);
+  return report;
+
+  async function runChecks(): Promise<ProbeFindings> {
+    // PUT with Content-Length, then GET: same bytes. The raw PUT/GET also show the ETag headers.
+    const data = randomBytes(4096);
+    let putStatus: number | null = null;
+    let rawBodyOk = true;
+    const etagPut: EtagFinding = unmeasured();
+    const etagGet: EtagFinding = unmeasured();
+    if (raw) {
+      const put = await raw({ method: "PUT", path: at("roundtrip.bin"), body: data, headers: { "Content-Type": "application/octet-stream" } });
+      putStatus = put.status;
+      Object.assign(etagPut, etagHeader(put));
+      const get = await raw({ method: "GET", path: at("roundtrip.bin") });
+      rawBodyOk = get.status === 200 && get.body.equals(data);
+      Object.assign(etagGet, etagHeader(get));
+    } else {
+      await remote.put(at("roundtrip.bin"), data);
+    }
+    // Through the Remote as well: this is what the engine does.
+    await remote.put(at("roundtrip-remote.bin"), data);
+    const back = await remote.get(at("roundtrip-remote.bin"));
+    const putOk = putStatus === null || (putStatus >= 200 && putStatus < 300);
+    const roundTrip = { ok: back.equals(data) && rawBodyOk && putOk, size: data.length, putStatus };
+
+    // A missing file: 404 for GET and PROPFIND; the Remote says not-found / null.
+    const missingFile = {
+      get: raw ? (await raw({ method: "GET", path: at("missing.bin") })).status : null,
+      propfind: raw ? (await raw({ method: "PROPFIND", path: at("missing.bin"), headers: { Depth: "0" } })).status : null,
+      remoteKind: await failureKind(() => remote.get(at("missing.bin"))),
+      statIsNull: (await remote.stat(at("missing.bin"))) === null,
+    };
+
+    // PUT into a missing folder.
+    const small = Buffer.from("probe\n");
+    const putMissingParent = {
+      status: raw ? (await raw({ method: "PUT", path: at("no-such-folder/file.bin"), body: small })).status : null,
+      remoteKind: await failureKind(() => remote.put(at("no-such-folder-2/file.bin"), small)),
+    };
+
+    // MKCOL of an existing folder, raw and through mkdir (which must succeed).
+    const mkcolStatus = raw ? (await raw({ method: "MKCOL", path: `${scratch}/` })).status : null;
+    const mkdirIdempotent = (await failureKind(() => remote.mkdir(scratch))) === null;
+
+    // MOVE with overwrite onto an existing file replaces it.
+    const source = randomBytes(64);
+    await remote.put(at("move-source.bin"), source);
+    await remote.put(at("move-target.bin"), randomBytes(64));
+    let moveStatus: number | null = null;
+    if (raw) {
+      moveStatus = (await raw({ method: "MOVE", path: at("move-source.bin"), destination: at("move-target.bin"), headers: { Overwrite: "T" } })).status;
+    } else {
+      await remote.move(at("move-source.bin"), at("move-target.bin"));
+    }
+    const moveOverwrite = {
+      status: moveStatus,
+      replaced: (await remote.get(at("move-target.bin")).catch(() => Buffer.alloc(0))).equals(source),
+      sourceGone: (await remote.stat(at("move-source.bin"))) === null,
+    };
+    // If the raw MOVE did not replace, make sure the Remote's move does (it is what publishing uses).
+    if (raw && !moveOverwrite.replaced) {
+      await remote.put(at("move-source.bin"), source);
+      await remote.move(at("move-source.bin"), at("move-target.bin")).catch(() => {});
+      moveOverwrite.replaced = (await remote.get(at("move-target.bin")).catch(() => Buffer.alloc(0))).equals(source);
+      moveOverwrite.sourceGone = (await remote.stat(at("move-source.bin"))) === null;
+    }
+
+    // MOVE into a missing folder.
+    await remote.put(at("move-orphan.bin"), small);
+    await remote.put(at("move-orphan-2.bin"), small);
+    const moveMissingParent = {
+      status: raw
+        ? (await raw({ method: "MOVE", path: at("move-orphan.bin"), destination: at("no-such-dest/file.bin"), headers: { Overwrite: "T" } })).status
+        : null,
+      remoteKind: await failureKind(() => remote.move(at("move-orphan-2.bin"), at("no-such-dest-2/file.bin"))),
+      createdParent: null as boolean | null,
+    };
+    moveMissingParent.createdParent = raw
+      ? (await remote.stat(at("no-such-dest"))) !== null
+      : (await remote.stat(at("no-such-dest-2"))) !== null;
+
+    // Listings: a claim written with PUT, then PROPFIND Depth: 1 until it shows, as the lease does.
+    const { freshMtimeAgeMs, ...listing } = await listingChecks();
+
+    // ETags: in PROPFIND, stable without writes, new after a same-size rewrite.
+    const etag = await etagChecks(etagGet, etagPut);
+
+    // Depth: PROPFIND without a Depth header, and Depth: infinity, on the (small) scratch folder.
+    const depth = {
+      none: raw ? (await raw({ method: "PROPFIND", path: `${scratch}/` })).status : null,
+      infinity: raw ? (await raw({ method: "PROPFIND", path: `${scratch}/`, headers: { Depth: "infinity" } })).status : null,
+    };
+
+    // A folder's URL without its trailing slash.
+    let folderWithoutSlash: ProbeFindings["folderWithoutSlash"] = { propfind: null, delete: null };
+    if (raw) {
+      await remote.mkdir(at("folder"));
+      folderWithoutSlash = {
+        propfind: (await raw({ method: "PROPFIND", path: at("folder"), headers: { Depth: "0" } })).status,
+        delete: (await raw({ method: "DELETE", path: at("folder") })).status,
+      };
+    }
+
+    // If-None-Match: * on an existing file (never relied on: FIELD-NOTES shows it ignored or racy).
+    let ifNoneMatchPut: ProbeFindings["ifNoneMatchPut"] = { status: null, honoured: null };
+    if (raw) {
+      const status = (await raw({ method: "PUT", path: at("roundtrip.bin"), body: small, headers: { "If-None-Match": "*" } })).status;
+      ifNoneMatchPut = { status, honoured: status === 412 };
+    }
+
+    return {
+      roundTrip,
+      missingFile,
+      putMissingParent,
+      mkcolExisting: { status: mkcolStatus, mkdirIdempotent },
+      moveOverwrite,
+      moveMissingParent,
+      listing,
+      clock: { dateHeader: clock.sawDate, offsetMs: clock.offsetMs(), freshMtimeAgeMs },
+      etag,
+      depth,
+      folderWithoutSlash,
+      ifNoneMatchPut,
+    };
+  }
+
+  async function listingChecks(): Promise<ProbeFindings["listing"] & { freshMtimeAgeMs: number | null }> {
+    await remote.mkdir(at("claims"));
+    const relists: Array<number | null> = [];
+    let modificationTimes = true;
+    let sizeMatches: boolean | null = null;
+    let freshMtimeAgeMs: number | null = null;
+    let next = 0;
+    let refused = false;
+    const trial = async (t: number): Promise<void> => {
+      const name = `${randomBytes(8).toString("hex")}.json`;
+      const body = Buffer.from(JSON.stringify({ probe: true, trial: t }) + "\n");
+      await remote.put(at(`claims/${name}`), body);
+      let seen: number | null = null;
+      for (let i = 0; i <= maxRelists && !refused; i++) {
+        if (i > 0) await sleep(relistDelay(i));
+        const listing = await clock.time(() => remote.list(at("claims")));
+        for (const e of listing.entries) if (e.type === "file" && !hasMtime(e)) modificationTimes = false;
+        const own = listing.entries.find((e) => e.name === name);
+        if (!own) continue;
+        seen = i;
+        sizeMatches = (sizeMatches ?? true) && own.size === body.length;
+        if (hasMtime(own) && listing.serverDate) {
+          const age = listing.serverDate.getTime() - own.mtime.getTime();
+          // The largest age seen: Date and mtime both have 1 s steps, so one sample alone says little.
+          freshMtimeAgeMs = freshMtimeAgeMs === null ? age : Math.max(freshMtimeAgeMs, age);
+        }
+        break;
+      }
+      // Released as a lease contender does: deletions among the writes are part of what makes rclone lag.
+      await remote.delete(at(`claims/${name}`)).catch(() => {});
+      relists.push(seen);
+      // One claim never listed is enough to refuse: the others need not wait out their relists.
+      if (seen === null) refused = true;
+    };
+    const worker = async (): Promise<void> => {
+      while (next < trials && !refused) await trial(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, trials) }, worker));
+    return {
+      modificationTimes,
+      relists,
+      lagged: relists.filter((r) => r !== 0).length,
+      visible: relists.every((r) => r !== null),
+      maxRelists,
+      sizeMatches,
+      freshMtimeAgeMs,
+    };
+  }
+
+  async function etagChecks(get: EtagFinding, put: EtagFinding): Promise<ProbeFindings["etag"]> {
+    const path = at("etag.bin");
+    await remote.put(path, Buffer.from("aaaaaaaa"));
+    const viaPropfind = async () => (await remote.stat(path))?.etag ?? null;
+    const viaGet = async () => (raw ? (etagHeader(await raw({ method: "GET", path })).value ?? null) : null);
+    const first = await viaPropfind();
+    const propfind: EtagFinding = { present: first !== null, weak: first === null ? null : first.startsWith("W/"), value: first };
+    const source = first !== null ? "propfind" : (await viaGet()) !== null ? "get" : null;
+    if (source === null) return { get, put, propfind, source, stableWithoutWrite: null, changesOnSameSizeRewrite: null };
+    const read = source === "propfind" ? viaPropfind : viaGet;
+    const e1 = await read();
+    const e1again = await read();
+    await remote.put(path, Buffer.from("bbbbbbbb"));
+    const e2 = await read();
+    return { get, put, propfind, source, stableWithoutWrite: e1 === e1again, changesOnSameSizeRewrite: e1 !== e2 };
+  }
+}
+
+/** The state key of a share's probe report in the local library. */
+export function probeStateKey(location: string): string {
+  return `probe:${location}`;
+}
+
+type StateStore = Pick<Library, "getState" | "setState">;
+
+/** The report recorded for this share, or null (none yet, or unreadable). */
+export function readProbeReport(library: StateStore, location: string): ProbeReport | null {
+  const text = library.getState(probeStateKey(location));
+  if (!text) return null;
+  try {
+    const report = JSON.parse(text) as ProbeReport;
+    return report && report.version === PROBE_REPORT_VERSION && report.findings ? report : null;
+  } catch {
+    return null;
+  }
+}
+
+export function recordProbeReport(library: StateStore, location: string, report: ProbeReport): void {
+  library.setState(probeStateKey(location), JSON.stringify(report));
+}
+
+/**
+ * Probes and records the report for `location` (also when the share is refused, then rethrowing).
+ * `syncd probe` uses it; ensureProbed calls it when there is no report yet.
+ */
+export async function probeAndRecord(library: StateStore, remote: Remote, location: string, opts: ProbeOptions = {}): Promise<ProbeReport> {
+  try {
+    const report = await probeShare(remote, { ...opts, location });
+    recordProbeReport(library, location, report);
+    return report;
+  } catch (err) {
+    if (err instanceof ProbeRefusedError) recordProbeReport(library, location, err.report);
+    throw err;
+  }
+}
+
+/**
+ * For the engine, before the first sync with a share: probes only if no report that accepted the share is
+ * recorded for `location` (a refused one is probed again: the server may have been fixed). Throws
+ * ProbeRefusedError when the share cannot host the lease. `location` names the share stably (the URL and
+ * root, as `remote.location`; see probeLocation for the embedded share, whose port changes every run).
+ */
+export async function ensureProbed(library: StateStore, remote: Remote, location: string = remote.location, opts: ProbeOptions = {}): Promise<ProbeReport> {
+  const known = readProbeReport(library, location);
+  if (known?.verdict === "ok") return known;
+  return probeAndRecord(library, remote, location, opts);
+}
+
+/**
+ * The stable name of the share a configuration points at, for probeStateKey: the remote's location for a
+ * configured URL; for the embedded share (served on a new port every run) its folder and root.
+ */
+export function probeLocation(config: { dataDir: string; webdav: { url?: string | undefined; root: string } }, remote: Remote): string {
+  if (config.webdav.url) return remote.location;
+  return `embedded:${config.dataDir.replace(/\/+$/, "")}/share/${config.webdav.root.replace(/^\/+|\/+$/g, "")}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function unmeasured(): EtagFinding {
+  return { present: null, weak: null, value: null };
+}
+
+function etagHeader(res: RawResponse): EtagFinding {
+  const value = res.headers.etag ?? null;
+  return { present: value !== null, weak: value === null ? null : value.startsWith("W/"), value };
+}
+
+function hasMtime(e: RemoteStat): boolean {
+  return e.mtime instanceof Date && !Number.isNaN(e.mtime.getTime());
+}
+
+/** Runs fn; null when it succeeds, else the kind of the RemoteError it threw (anything else propagates). */
+async function failureKind(fn: () => Promise<unknown>): Promise<RemoteErrorKind | null> {
+  try {
+    await fn();
+    return null;
+  } catch (err) {
+    if (isRemoteError(err)) return err.kind;
+    throw err;
+  }
+}
+
+/**
+ * Server Date minus local clock. Date is truncated to the second, so each sample d (Date minus the local
+ * midpoint of the request) bounds the true offset o: d ≤ o ≤ d + 1 s, give or take half a round trip. The
+ * estimate is the middle of what all samples allow, good to ±0.5 s at worst and better when the samples
+ * straddle a second boundary.
+ */
+class ClockSampler {
+  private readonly samples: number[] = [];
+  sawDate = false;
+
+  constructor(private readonly now: () => number) {}
+
+  async time<T extends { serverDate: Date | null }>(fn: () => Promise<T>): Promise<T> {
+    const t0 = this.now();
+    const result = await fn();
+    const t1 = this.now();
+    if (result.serverDate) {
+      this.sawDate = true;
+      this.samples.push(result.serverDate.getTime() - (t0 + t1) / 2);
+    }
+    return result;
+  }
+
+  offsetMs(): number | null {
+    if (!this.samples.length) return null;
+    const low = Math.max(...this.samples);
+    const high = Math.min(...this.samples) + 1000;
+    return Math.round(low <= high ? (low + high) / 2 : low); // low > high: a round trip longer than the bounds allow
+  }
+}
+
+function isMissingParent(err: unknown): boolean {
+  return isRemoteError(err, "conflict") || isRemoteError(err, "not-found");
+}
+
+/** The scratch folder, and the root itself when the share is new (as the lease would create it). */
+async function createScratch(remote: Remote, scratch: string): Promise<void> {
+  try {
+    await remote.mkdir(scratch);
+  } catch (err) {
+    if (!isMissingParent(err)) throw err;
+    await remote.mkdir("");
+    await remote.mkdir(scratch);
+  }
+}
+
+/** Best effort: a DELETE of a folder (with its trailing slash) removes it with everything in it. */
+async function removeScratch(remote: Remote, scratch: string): Promise<boolean> {
+  try {
+    await remote.delete(`${scratch}/`);
+  } catch (err) {
+    if (!isRemoteError(err, "not-found")) {
+      return false;
+    }
+  }
+  try {
+    return (await remote.stat(`${scratch}/`)) === null;
+  } catch {
+    return false;
+  }
+}
+
+/** Scratch folders of probes that died (older than an hour by the server's clock). Best effort. */
+async function removeStaleScratch(remote: Remote, own: string, clock: ClockSampler): Promise<void> {
+  try {
+    const listing = await clock.time(() => remote.list(""));
+    const serverNow = (listing.serverDate ?? new Date()).getTime();
+    for (const e of listing.entries) {
+      if (e.type !== "directory" || !e.name.startsWith(SCRATCH_PREFIX) || e.name === own) continue;
+      if (!(serverNow - e.mtime.getTime() > STALE_SCRATCH_MS)) continue; // no mtime: leave it
+      await remote.delete(`${e.path}/`).catch(() => {});
+    }
+  } catch {
+    // A root that cannot be listed is found out by the checks themselves.
+  }
+}
+
+function refusalOf(f: ProbeFindings, maxRelists: number, relistDelay: (i: number) => number): string | null {
+  if (!f.listing.modificationTimes) {
+    return (
+      "its folder listings (PROPFIND Depth: 1) give files no modification time (getlastmodified), but the writer's lock (SPEC §3) " +
+      "is a lease of claim files judged by those times; without them no claim can ever be told expired, so a crashed instance would block every other one for good."
+    );
+  }
+  if (!f.listing.visible) {
+    let waited = 0;
+    for (let i = 1; i <= maxRelists; i++) waited += relistDelay(i);
+    return (
+      `a claim file written with PUT never appeared in ${maxRelists + 1} listings of its folder over ${(waited / 1000).toFixed(1)} s, ` +
+      "but an instance holds the writer's lock (SPEC §3) only once it sees its own claim listed (proof that the listing is recent enough to show a competitor's claim too), " +
+      "so no instance could ever take the lock here."
+    );
+  }
+  return null;
+}
+
+function notesOf(f: ProbeFindings, raw: boolean): string[] {
+  const notes: string[] = [];
+  const s = (status: number | null) => (status === null ? "not measured" : String(status));
+  notes.push("Every PUT carries a Content-Length (never a chunked body), and every upload is verified by its SHA-256.");
+  notes.push(`Folders are created before anything is written into them (a PUT into a missing folder answers ${s(f.putMissingParent.status)} here).`);
+  if (f.putMissingParent.remoteKind !== "conflict" && f.putMissingParent.remoteKind !== null) {
+    notes.push(`A PUT into a missing folder is reported as kind "${f.putMissingParent.remoteKind}" here (expected "conflict").`);
+  }
+  notes.push(`MKCOL of an existing folder answers ${s(f.mkcolExisting.status)}; mkdir treats 201 and 405 alike as "exists".`);
+  notes.push(
+    `A MOVE into a missing folder answers ${s(f.moveMissingParent.status)}${f.moveMissingParent.createdParent ? " and creates the folder" : ""}; ` +
+      "syncd moves only into folders it knows exist (metadata.db in the root).",
+  );
+  notes.push(
+    `Every PROPFIND has an explicit Depth (0 or 1) and folder URLs end in "/" (here: no Depth → ${s(f.depth.none)}, Depth: infinity → ${s(f.depth.infinity)}, ` +
+      `folder without "/" → PROPFIND ${s(f.folderWithoutSlash.propfind)}, DELETE ${s(f.folderWithoutSlash.delete)}).`,
+  );
+  const lag = Math.max(0, ...f.listing.relists.map((r) => r ?? 0));
+  notes.push(
+    f.listing.lagged > 0
+      ? `Listings lag behind completed PUTs (${f.listing.lagged} of ${f.listing.relists.length} new claims were missing from the first listing, ` +
+          `the slowest showed up after ${lag} relist${lag === 1 ? "" : "s"}): the lease holds only once its own claim is listed, and relists until then (SPEC §3).`
+      : `A file written with PUT was listed at once (${f.listing.relists.length} concurrent claims); the lease still requires its own claim to be listed (SPEC §3).`,
+  );
+  notes.push(
+    `ETags: GET ${etagWord(f.etag.get)}, PUT response ${etagWord(f.etag.put)}, PROPFIND ${etagWord(f.etag.propfind)}; ` +
+      "syncd does not use ETags (content is checked by SHA-256, freshness by version.txt).",
+  );
+  notes.push(
+    `If-None-Match: * on an existing file is ${f.ifNoneMatchPut.honoured === null ? "not measured" : f.ifNoneMatchPut.honoured ? "honoured (412)" : `ignored (${f.ifNoneMatchPut.status})`}; ` +
+      "syncd never relies on conditional requests or LOCK (racy or ignored on common servers).",
+  );
+  if (!raw) notes.push("Statuses and headers were not measured: the remote offers no raw requests (run `syncd probe`).");
+  return notes;
+}
+
+function etagWord(e: EtagFinding): string {
+  if (e.present === null) return "not measured";
+  if (!e.present) return "none";
+  return e.weak ? "weak" : "strong";
+}
+
+function warningsOf(f: ProbeFindings, scratchRemoved: boolean, scratch: string): string[] {
+  const w: string[] = [];
+  if (!f.roundTrip.ok) w.push("A file written with PUT did not read back with the same bytes: uploads will fail their verification on this server.");
+  if (!f.moveOverwrite.replaced) w.push("MOVE onto an existing file did not replace it: publishing metadata.db will fail on this server.");
+  if (f.missingFile.remoteKind !== "not-found" || !f.missingFile.statIsNull) {
+    w.push(`A missing file is not reported as "not found" (GET → ${f.missingFile.get ?? "?"}, PROPFIND → ${f.missingFile.propfind ?? "?"}).`);
+  }
+  if (f.listing.sizeMatches === false) w.push("Listings report a size that differs from what was written.");
+  if (!f.clock.dateHeader) {
+    w.push("The server sends no Date header: the lease then judges claims by the local clock, which must be within a few seconds of the server's.");
+  }
+  if (f.clock.offsetMs !== null && Math.abs(f.clock.offsetMs) > 5000) {
+    w.push(`The server's clock is ${(f.clock.offsetMs / 1000).toFixed(1)} s off the local one (harmless for the lease, which uses the server's clock; misleading in logs).`);
+  }
+  if (f.clock.freshMtimeAgeMs !== null && (f.clock.freshMtimeAgeMs < -2000 || f.clock.freshMtimeAgeMs > 5000)) {
+    w.push(
+      `A file just written is listed with a modification time ${(f.clock.freshMtimeAgeMs / 1000).toFixed(1)} s away from the server's Date: ` +
+        "the storage and the web server disagree on the time, which shortens or lengthens every lease by as much.",
+    );
+  }
+  if (!scratchRemoved) w.push(`The scratch folder ${scratch}/ could not be removed; delete it by hand (the next probe removes it after an hour).`);
+  return w;
+}
+
+/** The report as a two-column table for `syncd probe` (check, result). */
+export function describeReport(r: ProbeReport): string[][] {
+  const f = r.findings;
+  const s = (status: number | null) => (status === null ? "not measured" : String(status));
+  const yes = (b: boolean | null, y = "yes", n = "no") => (b === null ? "not measured" : b ? y : n);
+  const etag = (e: EtagFinding) => (e.present === null ? "not measured" : e.present ? `${e.weak ? "weak" : "strong"} ${e.value}` : "none");
+  return [
+    ["check", "result"],
+    ["PUT (Content-Length) then GET", f.roundTrip.ok ? "same bytes" : "DIFFERENT BYTES"],
+    ["missing file: GET / PROPFIND", `${s(f.missingFile.get)} / ${s(f.missingFile.propfind)}`],
+    ["PUT into a missing folder", `${s(f.putMissingParent.status)} (syncd: ${f.putMissingParent.remoteKind ?? "no error"})`],
+    ["MKCOL of an existing folder", s(f.mkcolExisting.status)],
+    ["MOVE onto an existing file", `${s(f.moveOverwrite.status)}, ${f.moveOverwrite.replaced ? "replaced" : "NOT REPLACED"}`],
+    ["MOVE into a missing folder", `${s(f.moveMissingParent.status)}${f.moveMissingParent.createdParent ? ", folder created" : ""}`],
+    ["listing has modification times", f.listing.modificationTimes ? "yes" : "NO (required)"],
+    ["new claim listed late (of written)", `${f.listing.lagged} of ${f.listing.relists.length}${f.listing.visible ? `, at most ${Math.max(0, ...f.listing.relists.map((x) => x ?? 0))} relists` : `, one NEVER (${f.listing.maxRelists} relists)`}`],
+    ["server Date header", f.clock.dateHeader ? "yes" : "no"],
+    ["clock offset (server − local)", f.clock.offsetMs === null ? "unknown" : `${seconds(f.clock.offsetMs)} (±0.5 s)`],
+    ["fresh file's mtime age", f.clock.freshMtimeAgeMs === null ? "unknown" : seconds(f.clock.freshMtimeAgeMs)],
+    ["ETag on GET", etag(f.etag.get)],
+    ["ETag on PUT response", etag(f.etag.put)],
+    ["getetag in PROPFIND", etag(f.etag.propfind)],
+    ["ETag stable without writes", yes(f.etag.stableWithoutWrite)],
+    ["ETag changes on same-size rewrite", yes(f.etag.changesOnSameSizeRewrite)],
+    ["PROPFIND without Depth", s(f.depth.none)],
+    ["PROPFIND Depth: infinity", s(f.depth.infinity)],
+    ["folder URL without '/': PROPFIND / DELETE", `${s(f.folderWithoutSlash.propfind)} / ${s(f.folderWithoutSlash.delete)}`],
+    ["PUT If-None-Match: * on existing", f.ifNoneMatchPut.status === null ? "not measured" : `${f.ifNoneMatchPut.status} (${f.ifNoneMatchPut.honoured ? "honoured" : "ignored"})`],
+    ["scratch folder removed", r.scratchRemoved ? "yes" : "NO"],
+  ];
+}
+
+function seconds(ms: number): string {
+  const text = (ms / 1000).toFixed(1);
+  return `${text === "-0.0" ? "0.0" : text} s`;
+}
