@@ -2,23 +2,26 @@
  * The share a configuration points at: the configured WebDAV URL, or, when there is none, the embedded
  * share in `<dataDir>/share` (SPEC §4). Outside the daemon the embedded share is served for the length of
  * the command on an ephemeral loopback port, so that every sync goes through the same WebDAV code path.
+ * Either way the Remote retries transient failures (retry.ts).
  */
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { startEmbeddedShare } from "./embedded-share.js";
 import type { Remote } from "./remote.js";
+import { RETRY_DEFAULTS, withRetries, type RetryOptions } from "./retry.js";
 import { createWebdavRemote } from "./webdav-remote.js";
 
-export async function openRemote(config: Config): Promise<Remote> {
+export async function openRemote(config: Config, retry: Pick<RetryOptions, "onRetry"> = {}): Promise<Remote> {
   const { webdav } = config;
   if (webdav.url) {
-    return createWebdavRemote({
+    const remote = createWebdavRemote({
       url: webdav.url,
       root: webdav.root,
       username: webdav.username,
       password: webdav.password,
       timeoutMs: webdav.timeoutMs,
     });
+    return retrying(remote, config, retry);
   }
   const server = await startEmbeddedShare({ dir: join(config.dataDir, "share"), host: "127.0.0.1", port: 0 });
   const remote = createWebdavRemote({ url: server.url, root: webdav.root, timeoutMs: webdav.timeoutMs });
@@ -28,5 +31,15 @@ export async function openRemote(config: Config): Promise<Remote> {
     await closeClient();
     await server.close();
   };
-  return remote;
+  return retrying(remote, config, retry);
+}
+
+/**
+ * Wraps a Remote built from this configuration in retries. The budget stays within a third of the lease
+ * TTL: a write is checked against the lease once, before its first attempt, and the lease keeps that
+ * third in reserve (lease.ts), so every retried attempt of a write still starts under a valid lease.
+ */
+export function retrying(remote: Remote, config: { sync: { lockTtlSeconds: number } }, extra: Pick<RetryOptions, "onRetry"> = {}): Remote {
+  const leaseReserveMs = (config.sync.lockTtlSeconds * 1000) / 3;
+  return withRetries(remote, { ...extra, budgetMs: Math.min(RETRY_DEFAULTS.budgetMs, leaseReserveMs) });
 }

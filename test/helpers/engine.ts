@@ -35,18 +35,25 @@ export async function makeEngineInstance(
   name: string,
   share: { url: string; root?: string; username?: string; password?: string },
   settings: Partial<SyncSettings> = {},
+  opts: {
+    timeoutMs?: number;
+    /** Wraps the WebDAV remote (retries, fault injection…) before the engine gets it. */
+    wrap?: (remote: Remote, settings: SyncSettings) => Remote;
+  } = {},
 ): Promise<EngineInstance> {
   const dir = mkdtempSync(join(tmpdir(), `syncd-engine-${name}-`));
   const library = await openLibrary(join(dir, "data"), { instanceName: name });
-  const remote = createWebdavRemote({
+  const all = { ...DEFAULT_SETTINGS, ...settings };
+  const plain = createWebdavRemote({
     url: share.url,
     root: share.root ?? "/syncd",
     username: share.username,
     password: share.password,
-    timeoutMs: 10_000,
+    timeoutMs: opts.timeoutMs ?? 10_000,
   });
+  const remote = opts.wrap ? opts.wrap(plain, all) : plain;
   const events: SyncEvent[] = [];
-  const engine = new SyncEngine(library, remote, { ...DEFAULT_SETTINGS, ...settings }, (e) => events.push(e));
+  const engine = new SyncEngine(library, remote, all, (e) => events.push(e));
   let n = 0;
   return {
     name,

@@ -44,6 +44,11 @@ export async function startRclone(opts: { username: string; password: string }):
       up.pipe(res);
     });
     upstream.on("error", () => res.destroy());
+    // A client that goes away mid-request (a cut connection) must cut the upstream one too, or rclone keeps
+    // waiting for the rest of the body with the file held open (PUTs of it get 423, listings of its folder hang).
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     req.pipe(upstream);
   });
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
