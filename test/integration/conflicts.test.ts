@@ -13,13 +13,17 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { listOpenConflicts } from "../../src/store/conflicts.js";
 import { resolveConflict } from "../../src/store/resolve.js";
 import type { SyncEvent } from "../../src/sync/events.js";
 import { makeInstance, type TestInstance } from "../helpers/cli.js";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
 import { makeEngineInstance, type EngineInstance } from "../helpers/engine.js";
+
+// Each policy scenario spawns ~60 CLI processes; on a loaded 2-core CI machine that takes more than the
+// default 30 s per test.
+vi.setConfig({ testTimeout: 180_000 });
 
 interface LsEntry {
   id: string;
