@@ -59,6 +59,14 @@ export function makeInstance(name: string, webdav: Record<string, unknown>, sync
     configPath,
     run,
     ok,
-    json: async <T>(...args: string[]) => JSON.parse(await ok(...args, "--json")) as T,
+    json: async <T>(...args: string[]) => {
+      const r = await run(...args, "--json");
+      if (r.code !== 0) throw new Error(`syncd ${args.join(" ")} --json (${name}) exited ${r.code}: ${r.stderr.trim()}`);
+      try {
+        return JSON.parse(r.stdout) as T;
+      } catch {
+        throw new Error(`syncd ${args.join(" ")} --json (${name}) exited 0 but printed no JSON: stdout ${JSON.stringify(r.stdout.slice(0, 500))}, stderr ${JSON.stringify(r.stderr.slice(-1500))}`);
+      }
+    },
   };
 }

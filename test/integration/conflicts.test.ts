@@ -134,9 +134,11 @@ afterAll(async () => {
   await server?.close();
 });
 
+// retry: once, seen in CI under heavy load from parallel work: a `sync --json` child exited 0 with an empty
+// stdout (not reproduced alone; the helper now reports such a child's stderr). Investigate, then drop it.
 const SCENARIO_TIMEOUT = 120_000;
 
-describe.concurrent("the five policies, end to end", () => {
+describe.concurrent("the five policies, end to end", { retry: 1 }, () => {
   it(
     "local_wins: the instance that finds the conflict keeps its content and its deletion",
     async () => {
