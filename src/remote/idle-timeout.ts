@@ -48,6 +48,10 @@ export function watchDownload(body: Readable, idle: IdleTimer, mapError: (err: u
     },
   });
   body.on("error", (err) => out.destroy(mapError(err)));
+  // The caller may not be reading yet (it opens its temp file first) when the body fails: without a
+  // listener that 'error' would crash the process. The error still reaches the caller, because a
+  // destroyed stream hands its error to whoever reads it (for await, pipeline).
+  out.on("error", () => {});
   out.on("close", () => {
     idle.clear();
     if (!body.destroyed) body.destroy();

@@ -77,6 +77,9 @@ const RAW_BODY_LIMIT = 256 * 1024;
 
 /** Upload slices for a Buffer body: small enough that the idle timer sees progress on a slow link. */
 const SLICE = 64 * 1024;
+/** Errors of a request sent on a reused keep-alive socket that the server had closed (see send). */
+const STALE_SOCKET = new WeakSet<object>();
+const STALE_CODES = new Set(["ECONNRESET", "EPIPE"]);
 /** Redirects a GET follows (as the client's fetch did); a PUT's streamed body cannot be replayed, so it follows none. */
 const MAX_REDIRECTS = 5;
 
@@ -142,45 +145,53 @@ class WebdavRemote implements Remote {
 
   async getStream(path: string): Promise<Readable> {
     const url = this.urlFor(path);
-    const idle = new IdleTimer(this.timeoutMs);
-    let response: IncomingMessage;
-    try {
-      // A status ≥ 400 rejects here, before a stream is handed out (never as an error on a returned stream).
-      response = await this.send("GET", this.fileUrl(path), { signal: idle.signal });
-    } catch (err) {
-      idle.clear();
-      throw toRemoteError(timedOut(err, idle.signal), "GET", url);
+    for (let attempt = 1; ; attempt++) {
+      const idle = new IdleTimer(this.timeoutMs);
+      let response: IncomingMessage;
+      try {
+        // A status ≥ 400 rejects here, before a stream is handed out (never as an error on a returned stream).
+        response = await this.send("GET", this.fileUrl(path), { signal: idle.signal });
+      } catch (err) {
+        idle.clear();
+        if (attempt === 1 && STALE_SOCKET.has(err as object)) continue;
+        throw toRemoteError(timedOut(err, idle.signal), "GET", url);
+      }
+      return watchDownload(response, idle, (err) => toRemoteError(timedOut(err, idle.signal), "GET", url));
     }
-    return watchDownload(response, idle, (err) => toRemoteError(timedOut(err, idle.signal), "GET", url));
   }
 
   async put(path: string, body: Buffer | StreamBody): Promise<void> {
     const url = this.urlFor(path);
     const size = Buffer.isBuffer(body) ? body.length : body.size;
-    const source = Buffer.isBuffer(body) ? Readable.from(slices(body)) : body.open();
-    const idle = new IdleTimer(this.timeoutMs);
-    const upload = watchUpload(source, size, idle, path);
-    try {
-      // Always a Content-Length, never a chunked body: servers behind PHP-FPM store a chunked PUT as an
-      // empty file (FIELD-NOTES). No If-None-Match / If-Match: ignored or racy (FIELD-NOTES).
-      const response = await this.send("PUT", this.fileUrl(path), {
-        headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) },
-        body: upload.body,
-        signal: idle.signal,
-      });
-      // The answer's small body must be read for the socket to go back to the pool.
-      await drain(response);
-    } catch (err) {
-      // A failure of the local body (unreadable file, wrong size) is not the server's fault: report it as is.
-      const local = upload.localError();
-      if (local) throw local;
-      // A PUT into a missing folder is 409 on most servers, 404 on rclone, 500 on nginx (FIELD-NOTES).
-      throw await this.missingParent(toRemoteError(timedOut(err, idle.signal), "PUT", url), path, [404, 500]);
-    } finally {
-      idle.clear();
-      // The server may answer (401, 507…) before the body is consumed: release the file handle.
-      upload.body.destroy();
-      source.destroy();
+    for (let attempt = 1; ; attempt++) {
+      // A stream body is a factory so that a second attempt reads it afresh.
+      const source = Buffer.isBuffer(body) ? Readable.from(slices(body)) : body.open();
+      const idle = new IdleTimer(this.timeoutMs);
+      const upload = watchUpload(source, size, idle, path);
+      try {
+        // Always a Content-Length, never a chunked body: servers behind PHP-FPM store a chunked PUT as an
+        // empty file (FIELD-NOTES). No If-None-Match / If-Match: ignored or racy (FIELD-NOTES).
+        const response = await this.send("PUT", this.fileUrl(path), {
+          headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) },
+          body: upload.body,
+          signal: idle.signal,
+        });
+        // The answer's small body must be read for the socket to go back to the pool.
+        await drain(response);
+        return;
+      } catch (err) {
+        // A failure of the local body (unreadable file, wrong size) is not the server's fault: report it as is.
+        const local = upload.localError();
+        if (local) throw local;
+        if (attempt === 1 && STALE_SOCKET.has(err as object)) continue;
+        // A PUT into a missing folder is 409 on most servers, 404 on rclone, 500 on nginx (FIELD-NOTES).
+        throw await this.missingParent(toRemoteError(timedOut(err, idle.signal), "PUT", url), path, [404, 500]);
+      } finally {
+        idle.clear();
+        // The server may answer (401, 507…) before the body is consumed: release the file handle.
+        upload.body.destroy();
+        source.destroy();
+      }
     }
   }
 
@@ -355,11 +366,31 @@ class WebdavRemote implements Remote {
       const sameOrigin = target.origin === new URL(this.rootUrl).origin;
       const headers = { ...(sameOrigin ? this.headers : {}), ...opts.headers };
       const req = (target.protocol === "https:" ? httpsRequest : httpRequest)(target, { method, headers, agent: this.agent, signal: opts.signal });
+      let answered = false;
       // Not `once`: a request can still fail after its response arrived (an abort); a settled promise ignores it.
-      req.on("error", reject);
+      req.on("error", (err) => {
+        // A pooled socket that the server closed just as we reused it (its keep-alive timeout: 5 s on Node's
+        // own servers): nothing reached the server, and the caller sends the request once more.
+        if (!answered && req.reusedSocket && !opts.signal.aborted && STALE_CODES.has((err as NodeJS.ErrnoException).code ?? "")) {
+          STALE_SOCKET.add(err);
+        }
+        reject(err);
+      });
       req.on("response", (res) => {
+        answered = true;
         res.on("error", () => {}); // surfaces through the consumer (watchDownload) or drain
         const status = res.statusCode ?? 0;
+        if (opts.body && !req.writableEnded) {
+          // The answer came before the body reported its end. A body's end can lag behind its last byte (a
+          // file stream reads its EOF separately, and a run destroys the body once answered), and a request
+          // that never ends keeps its socket out of the pool until the server's keep-alive timeout: 2,000
+          // uploads stalled 15 s at a time. A 2xx means the server has all Content-Length bytes: end the
+          // request here, so the socket is reused. Any other answer may have left the body unread: the
+          // connection cannot be reused.
+          opts.body.unpipe(req);
+          if (status >= 200 && status < 300) req.end();
+          else req.destroy();
+        }
         if (status >= 300 && status < 400 && res.headers.location && method === "GET" && redirects < MAX_REDIRECTS) {
           res.resume();
           resolve(this.send(method, new URL(res.headers.location, target).toString(), opts, redirects + 1));

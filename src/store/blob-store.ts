@@ -21,12 +21,25 @@ export interface BlobInfo {
 }
 
 const TEMP_PREFIX = "blob-";
+/** Read size when copying a file in: one buffer per write, reused, so a 1 GB file leaves no garbage behind. */
+const COPY_CHUNK = 256 * 1024;
 /** Temp files untouched for this long belong to no live writer (a writer touches its file with every chunk). */
 const DEFAULT_TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+
+export interface WriteOptions {
+  /**
+   * "now" (the default): the blob's directory entry is fsynced before the write resolves. "deferred": the
+   * rename is atomic but its durability is left to `syncDirs()`, which the caller must await before
+   * committing anything that references the blob (a download batch: one fsync per folder, not per file).
+   */
+  dirSync?: "now" | "deferred";
+}
 
 export class BlobStore {
   readonly blobDir: string;
   readonly tmpDir: string;
+  /** Folders holding renames not yet made durable (WriteOptions.dirSync "deferred"). */
+  private readonly unsyncedDirs = new Set<string>();
 
   constructor(readonly root: string) {
     this.blobDir = join(root, "blobs");
@@ -62,7 +75,7 @@ export class BlobStore {
     }
     try {
       if (!(await source.stat()).isFile()) throw notRegular();
-      return await this.writeFromStream(source.createReadStream({ autoClose: false }));
+      return await this.writeFromStream(readChunks(source, Buffer.allocUnsafe(COPY_CHUNK)));
     } finally {
       await source.close();
     }
@@ -73,7 +86,12 @@ export class BlobStore {
    * nothing is kept otherwise; with `expectedSize`, a stream longer than announced is cut off early rather
    * than filling the disk.
    */
-  async writeFromStream(readable: Readable | AsyncIterable<Buffer>, expectedHash?: string, expectedSize?: number): Promise<BlobInfo> {
+  async writeFromStream(
+    readable: Readable | AsyncIterable<Buffer>,
+    expectedHash?: string,
+    expectedSize?: number,
+    opts: WriteOptions = {},
+  ): Promise<BlobInfo> {
     if (expectedHash !== undefined) checkHash(expectedHash);
     const tmp = join(this.tmpDir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}.tmp`);
     const hasher = createHash("sha256");
@@ -108,7 +126,8 @@ export class BlobStore {
       // Replacing an existing blob is harmless (same bytes, just verified) and heals a corrupted copy.
       await rename(tmp, join(dir, hash));
       placed = true;
-      await fsyncDir(dir);
+      if (opts.dirSync === "deferred") this.unsyncedDirs.add(dir);
+      else await fsyncDir(dir);
       return { hash, size };
     } catch (err) {
       throw diskFull(err, expectedHash ?? "a file", this.root);
@@ -119,16 +138,34 @@ export class BlobStore {
     }
   }
 
+  /** Makes the renames of deferred writes durable: one fsync per folder they touched. */
+  async syncDirs(): Promise<void> {
+    const dirs = [...this.unsyncedDirs];
+    this.unsyncedDirs.clear();
+    try {
+      await Promise.all(dirs.map((dir) => fsyncDir(dir)));
+    } catch (err) {
+      for (const dir of dirs) this.unsyncedDirs.add(dir);
+      throw err;
+    }
+  }
+
   async writeBuffer(buf: Buffer): Promise<BlobInfo> {
     return this.writeFromStream(Readable.from([buf]));
   }
 
-  /** Opens a blob for reading; throws at once (not on the stream) when it is missing. */
-  openRead(hash: string): Readable {
+  /**
+   * Opens a blob for reading; throws at once (not on the stream) when it is missing. With its `size` (an
+   * upload), the stream reads exactly that many bytes in buffers no larger than the file, and ends after
+   * the last byte without a separate read for the end of the file: 10,000 small uploads no longer allocate
+   * 64 KB twice each.
+   */
+  openRead(hash: string, size?: number): Readable {
     if (!this.has(hash)) {
       throw new IntegrityError(`The local store has no data for ${hash}; it is missing from ${this.blobDir}.`);
     }
-    return createReadStream(this.path(hash));
+    if (size === undefined || size <= 0) return createReadStream(this.path(hash));
+    return createReadStream(this.path(hash), { start: 0, end: size - 1, highWaterMark: Math.min(size, 64 * 1024) });
   }
 
   /** Re-hashes a stored blob; false when it is missing or its bytes do not match its name. */
@@ -173,6 +210,18 @@ export class BlobStore {
 function checkHash(hash: string): void {
   if (typeof hash !== "string" || !isValidHash(hash)) {
     throw new IntegrityError(`Invalid content hash ${JSON.stringify(String(hash).slice(0, 80))}: expected 64 lowercase hex digits.`);
+  }
+}
+
+/**
+ * A file's bytes in chunks of one reused buffer. Safe because the consumer (writeFromStream) hashes and
+ * writes each chunk completely before it asks for the next.
+ */
+async function* readChunks(fh: FileHandle, buf: Buffer): AsyncGenerator<Buffer> {
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    if (bytesRead === 0) return;
+    yield buf.subarray(0, bytesRead);
   }
 }
 

@@ -90,6 +90,20 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       END;
     `);
   },
+  // 3: the publish journal (sync/publish-journal.ts): what a run is about to publish, written before it
+  // publishes and removed by its local commit, so that a run killed in between is recognised by the next.
+  (db) => {
+    db.exec(`
+      CREATE TABLE publish_journal (
+        entry_id  TEXT PRIMARY KEY,
+        share_id  TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        -- The local row as the run planned from it (JSON EntryState), and the state it published.
+        seen      TEXT NOT NULL,
+        published TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

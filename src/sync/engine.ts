@@ -22,6 +22,7 @@ import { LocalSyncView, type LocalSyncRow } from "./local-sync.js";
 import { collectOrphans, cutoffStamp, gcDue } from "./maintenance.js";
 import { acquireLocalLock } from "./local-lock.js";
 import { describeDrift, type ClockWarning } from "./hlc.js";
+import { PublishJournal, type JournalEntry } from "./publish-journal.js";
 import { RunRecord } from "./run-record.js";
 import { planEntries, type ConflictPolicy, type EntryAction, type PlanInput } from "./plan.js";
 import { loadShare, publishShare, readVersion, removeStaleUploads, type LoadedShare } from "./share-access.js";
@@ -63,7 +64,12 @@ const STATE = {
   syncedVersion: "synced_version",
   lastSyncAt: "last_sync_at",
   lastError: "last_error",
+  /** "1": a run had to leave a row of the share out (see applyLocally); the next run reconciles in full. */
+  reconcile: "reconcile_needed",
 } as const;
+
+/** Above this many candidate rows, a full reconciliation reads both sides in one scan each. */
+const BULK_READ_THRESHOLD = 5000;
 
 /** Below this many deletions a run is never stopped by the maxDeletePercent guard. */
 const DELETE_GUARD_MIN = 10;
@@ -78,6 +84,7 @@ export interface EngineOptions {
 
 export class SyncEngine {
   private readonly view: LocalSyncView;
+  private readonly journal: PublishJournal;
 
   constructor(
     private readonly library: Library,
@@ -87,6 +94,7 @@ export class SyncEngine {
     private readonly options: EngineOptions = {},
   ) {
     this.view = new LocalSyncView(library.db);
+    this.journal = new PublishJournal(library.db);
   }
 
   /** `syncd status`: what the O(1) check sees. A share that cannot be read leaves syncNeeded unknown (null). */
@@ -118,15 +126,20 @@ export class SyncEngine {
     const force = options.force ?? false;
     this.emit({ type: "sync.started", force });
     try {
-      const release = await acquireLocalLock(this.library.dataDir, this.settings.lockWaitSeconds * 1000, { signal: options.signal });
-      let summary: SyncSummary;
-      try {
-        summary = await this.run(force, options.signal);
-      } finally {
-        await release();
+      // The O(1) skip check reads only (one indexed COUNT, one GET): it runs before the local lock, so that
+      // "nothing to do" costs no lock file either. A run that finds work re-checks nothing under the lock:
+      // if another process synced meanwhile, the run merely finds nothing to merge.
+      let summary = force ? null : await this.skipCheck();
+      if (!summary) {
+        const release = await acquireLocalLock(this.library.dataDir, this.settings.lockWaitSeconds * 1000, { signal: options.signal });
+        try {
+          summary = await this.run(force, options.signal);
+        } finally {
+          await release();
+        }
       }
       summary.durationMs = Date.now() - started;
-      this.library.setState(STATE.lastError, "");
+      if (this.library.getState(STATE.lastError)) this.library.setState(STATE.lastError, "");
       this.emit({ type: "sync.completed", summary });
       return summary;
     } catch (caught) {
@@ -147,23 +160,28 @@ export class SyncEngine {
 
   private upToDate(probe: Awaited<ReturnType<typeof readVersion>>): boolean {
     return (
+      this.library.getState(STATE.reconcile) !== "1" &&
       probe.kind === "ok" &&
       probe.info.version === this.syncedVersion() &&
       probe.info.share === this.library.getState(STATE.shareId)
     );
   }
 
+  /**
+   * The O(1) skip check: one indexed COUNT and one GET of version.txt. The skipped run's summary when
+   * nothing is pending here and the share is at the version we last synced; null when a run is needed.
+   * An unreadable version.txt throws: the state is unknown, never "up to date".
+   */
+  private async skipCheck(): Promise<SyncSummary | null> {
+    const check = new PhaseProgress(this.emit, "check", 1, 0);
+    const upToDate = this.library.pendingCount() === 0 && this.upToDate(await readVersion(this.remote));
+    check.finish();
+    if (!upToDate) return null;
+    return { ...emptySummary(), skipped: true, version: this.syncedVersion() };
+  }
+
   private async run(force: boolean, signal: AbortSignal | undefined): Promise<SyncSummary> {
     const summary = emptySummary();
-    // O(1) skip check: one indexed COUNT and one GET. An unreadable version.txt throws: "unknown".
-    const check = new PhaseProgress(this.emit, "check", 1, 0);
-    if (!force && this.library.pendingCount() === 0 && this.upToDate(await readVersion(this.remote))) {
-      check.finish();
-      summary.skipped = true;
-      summary.version = this.syncedVersion();
-      return summary;
-    }
-    check.finish();
 
     // The first time this instance meets a share, check that the server can carry the lease (SPEC §3):
     // a refusal explains why and changes nothing. Recorded, so later runs skip it.
@@ -249,12 +267,32 @@ export class SyncEngine {
       syncedVersion = null;
     }
 
+    // A run that died between publishing and its local commit: where its publish landed, the rows it
+    // published get the state it planned from as their base (see publish-journal.ts).
+    const settled = this.journal.settle(db.shareId, (commitId, id, published) => {
+      if (db.hasCommit(commitId)) return true;
+      const now = db.get(id);
+      return now !== null && now.hlc === published.hlc && now.origin === published.origin;
+    });
+    if (settled.healed + settled.dropped > 0) {
+      this.emit({
+        type: "log",
+        level: "warn",
+        message: `an earlier run stopped between publishing and its local commit: ${settled.healed} rows had reached the share, ${settled.dropped} had not`,
+      });
+    }
+
     // Candidates: everything changed here since the last sync, and everything the share changed since then.
     // A first sync, a share older than our last sync, or a last sync older than the tombstone window
     // (purged tombstones are gone from the share) reconciles everything.
     const lastSyncAt = Date.parse(this.library.getState(STATE.lastSyncAt) ?? "");
     const retentionMs = this.settings.tombstoneRetentionDays * 86_400_000;
-    const full = force || syncedVersion === null || db.version < syncedVersion || !(Date.now() - lastSyncAt < retentionMs);
+    const full =
+      force ||
+      syncedVersion === null ||
+      db.version < syncedVersion ||
+      !(Date.now() - lastSyncAt < retentionMs) ||
+      this.library.getState(STATE.reconcile) === "1";
     const planProgress = new PhaseProgress(this.emit, "plan", 1, 0);
     const names = db.instanceNames();
     names.set(this.library.instanceId, this.library.instanceName);
@@ -328,7 +366,13 @@ export class SyncEngine {
       signal?.throwIfAborted();
       record.phase("publish");
       const publishing = new PhaseProgress(this.emit, "publish", 1, 0);
-      if (changed) version = db.commit(toRemote, { id: this.library.instanceId, name: this.library.instanceName });
+      if (changed) {
+        const commitId = ulid();
+        version = db.commit(toRemote, { id: this.library.instanceId, name: this.library.instanceName }, commitId);
+        this.journal.record(db.shareId, commitId, journalEntries(actions, inputs));
+        // The stamps this run issued are about to be public: a restart after a crash must not issue them again.
+        this.library.persistClock();
+      }
       if (changed && !share.created && gcDue(db, now)) {
         const removed = await collectOrphans(this.remote, db, beforeWrite, now);
         if (removed.length > 0) this.emit({ type: "log", level: "info", message: `removed ${removed.length} unreferenced data files` });
@@ -360,17 +404,25 @@ export class SyncEngine {
   ): Map<string, PlanInput & { row: LocalSyncRow | null }> {
     const { db } = share;
     const inputs = new Map<string, PlanInput & { row: LocalSyncRow | null }>();
-    const localRows = since === null ? this.view.all() : this.view.pending();
-    const remoteRows = db.changedSince(since ?? -1);
-    const remoteById = new Map(remoteRows.map((r) => [r.id, r.state]));
-    for (const row of localRows) {
-      const remote = remoteById.has(row.id) ? (remoteById.get(row.id) as EntryState) : db.get(row.id);
-      inputs.set(row.id, { id: row.id, local: row.state, base: row.base, remote, pending: row.status === "pending", row });
-    }
-    for (const { id, state } of remoteRows) {
-      if (inputs.has(id)) continue;
-      const row = this.view.get(id);
-      inputs.set(id, { id, local: row?.state ?? null, base: row?.base ?? null, remote: state, pending: row?.status === "pending", row });
+    const add = (id: string, row: LocalSyncRow | null, remote: EntryState | null) =>
+      inputs.set(id, { id, local: row?.state ?? null, base: row?.base ?? null, remote, pending: row?.status === "pending", row });
+    if (since === null) {
+      // A full reconciliation: SQL finds the rows that can need anything; only those are read and planned.
+      const candidates = this.view.fullCandidates(db.file);
+      if (candidates.length <= BULK_READ_THRESHOLD) {
+        for (const id of candidates) add(id, this.view.get(id), db.get(id));
+      } else {
+        // Most rows (a first sync): one scan of each side beats a lookup per row.
+        const wanted = new Set(candidates);
+        const remoteById = new Map(db.changedSince(-1).filter((r) => wanted.has(r.id)).map((r) => [r.id, r.state]));
+        for (const row of this.view.all()) if (wanted.has(row.id)) add(row.id, row, remoteById.get(row.id) ?? null);
+        for (const [id, state] of remoteById) if (!inputs.has(id)) add(id, null, state);
+      }
+    } else {
+      const remoteRows = db.changedSince(since);
+      const remoteById = new Map(remoteRows.map((r) => [r.id, r.state]));
+      for (const row of this.view.pending()) add(row.id, row, remoteById.has(row.id) ? (remoteById.get(row.id) as EntryState) : db.get(row.id));
+      for (const { id, state } of remoteRows) if (!inputs.has(id)) add(id, this.view.get(id), state);
     }
     // A stamp too far ahead of our clock is clamped by the HLC; say once per instance which one it was.
     const warned = new Set<string>();
@@ -409,6 +461,7 @@ export class SyncEngine {
     tombstoneCutoff: string,
   ): Set<string> {
     const replaced = new Set<string>();
+    let reconcileNext = false;
     this.view.transaction(() => {
       for (const action of actions) {
         const input = inputs.get(action.id);
@@ -424,24 +477,39 @@ export class SyncEngine {
           continue;
         }
         if (action.local && !action.local.deleted && !this.library.blobs.has(action.local.hash)) {
-          // Another process released the downloaded blob before this transaction: leave the row unsynced,
-          // the next run downloads it again.
+          // Another process released the downloaded blob before this transaction (it held the same bytes
+          // for an entry it changed): a row must never point at missing bytes. The row is left for the next
+          // run: an existing one pending (as after a lost write race); a new one has no row to mark, so the
+          // next run reconciles in full, which finds it again.
+          if (before) this.view.keepPending(action.id, before);
+          else reconcileNext = true;
           continue;
         }
         let synced = true;
         if (action.local) {
           synced = this.view.write(action.id, action.local, action.base, version, expect);
           if (synced && before && before.hash !== action.local.hash) replaced.add(before.hash);
-          // Lost to a local edit: the base stays, so the next run merges that edit with what the share got.
-          if (!synced) this.view.setPending(action.id);
+          // Lost to a local edit made during the run: the row stays pending, and the next run merges that
+          // edit with what the share holds now. Both descend from the local state the plan saw (the share's
+          // state was merged from it, equals it, or — a pull — changed only what it had not), so that state
+          // is their common base.
+          if (!synced) this.view.keepPending(action.id, before);
         } else if (expect !== null) {
           synced = this.view.markSynced(action.id, action.base, version, expect);
         }
-        if (synced) this.view.closeConflicts(action.id);
-        for (const copy of action.copies ?? []) this.view.write(copy.id, copy.state, copy.state, version, null);
+        // The plan settled this entry (no conflict left, or one the policy decided): any conflict held for it
+        // is over, even when a local edit won the write race (that edit is planned afresh next run).
+        this.view.closeConflicts(action.id);
+        for (const copy of action.copies ?? []) {
+          if (!copy.state.deleted && !this.library.blobs.has(copy.state.hash)) reconcileNext = true;
+          else this.view.write(copy.id, copy.state, copy.state, version, null);
+        }
         countAction(summary, action, before, remoteBefore);
       }
       this.view.purgeTombstonesBefore(tombstoneCutoff);
+      // A full run clears the flag; a row it had to leave out sets it again.
+      this.library.setState(STATE.reconcile, reconcileNext ? "1" : "");
+      this.journal.clear();
       this.library.persistClock();
     });
     return replaced;
@@ -452,6 +520,16 @@ export class SyncEngine {
     this.library.db.prepare("UPDATE entries SET base = NULL, synced_rev = NULL, sync_status = 'pending' WHERE sync_status = 'synced'").run();
     this.library.setState(STATE.syncedVersion, "");
   }
+}
+
+/** The publish journal of a run: every entry it writes to the share that has a local row. */
+function journalEntries(actions: EntryAction[], inputs: Map<string, PlanInput>): JournalEntry[] {
+  const out: JournalEntry[] = [];
+  for (const action of actions) {
+    const seen = inputs.get(action.id)?.local;
+    if (action.remote && seen) out.push({ id: action.id, seen, published: action.remote });
+  }
+  return out;
 }
 
 /** Working copies of metadata.db left by a run that was killed (we hold the local lock: none is in use). */

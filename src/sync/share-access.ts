@@ -12,8 +12,10 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ShareError } from "../errors.js";
 import { isRemoteError } from "../remote/errors.js";
+import { isTransient } from "../remote/retry.js";
 import type { Remote } from "../remote/remote.js";
 import { METADATA_DB, METADATA_TMP_PREFIX, VERSION_TXT } from "./layout.js";
+import { hashingTap, type HashingTap } from "./hashing.js";
 import { SharedDb } from "./shared-db.js";
 import { formatVersionFile, parseVersionFile, type VersionInfo } from "./version-file.js";
 
@@ -62,6 +64,21 @@ export interface LoadedShare {
  * out is refused with a message that says what is wrong.
  */
 export async function loadShare(remote: Remote, workDir: string, newShareId: () => string): Promise<LoadedShare> {
+  // We hold the lock, so nobody writes meanwhile: a download that does not check out was either damaged on
+  // its way (a proxy, a body cut short) or is damaged on the share. One more download tells which.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await loadShareOnce(remote, workDir, newShareId);
+    } catch (err) {
+      const maybeInTransit =
+        (err instanceof ShareError && (err.code === "metadata-mismatch" || err.code === "metadata-corrupt")) ||
+        (isTransient(err) && err.method === "GET");
+      if (!maybeInTransit || attempt >= 2) throw err;
+    }
+  }
+}
+
+async function loadShareOnce(remote: Remote, workDir: string, newShareId: () => string): Promise<LoadedShare> {
   const startedFrom = await readVersion(remote);
   const file = join(workDir, `shared-${randomUUID()}.db`);
   const location = `${remote.location}/${METADATA_DB}`;
@@ -136,12 +153,6 @@ async function downloadTo(remote: Remote, path: string, file: string): Promise<{
   return { sha256: hasher.digest("hex"), size };
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const hasher = createHash("sha256");
-  await pipeline(createReadStream(file), hasher);
-  return hasher.digest("hex");
-}
-
 /**
  * Publishes a closed metadata.db file as share version `version`. `beforeWrite` guards every write with
  * the lease; version.txt is re-read first and must still be what this run started from.
@@ -161,11 +172,23 @@ export async function publishShare(
       `${remote.location}/${VERSION_TXT} changed while this run held the lock; nothing was published, the next run will merge again.`,
     );
   }
-  const sha256 = await sha256File(file);
   const { size } = await stat(file);
   const tmp = `${METADATA_TMP_PREFIX}${token}`;
   beforeWrite();
-  await remote.put(tmp, { size, open: () => createReadStream(file) });
+  // Hashed on its way up (one read of the file, not two): what the server acknowledged is what was hashed.
+  let tap: HashingTap | null = null;
+  await remote.put(tmp, {
+    size,
+    open: () => {
+      tap = hashingTap(createReadStream(file));
+      return tap.stream;
+    },
+  });
+  const sent = (tap as HashingTap | null)?.digest();
+  if (!sent || sent.bytes !== size) {
+    throw new ShareError("publish-incomplete", `Only ${sent?.bytes ?? 0} of the ${size} bytes of metadata.db were sent; nothing was published.`);
+  }
+  const sha256 = sent.hash;
   beforeWrite();
   await remote.move(tmp, METADATA_DB);
   const published: VersionInfo = { version: info.version, sha256, share: info.share };

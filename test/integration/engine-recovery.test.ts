@@ -3,7 +3,8 @@
  * tombstones are purged after the retention window without resurrecting anything, and orphaned data
  * files are collected only after their grace period. In-process engines against a real WebDAV server.
  */
-import { utimesSync, writeFileSync, mkdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RemoteError } from "../../src/remote/errors.js";
@@ -14,6 +15,7 @@ import { DEFAULT_SETTINGS, makeEngineInstance, type EngineInstance } from "../he
 
 let server: DavServer;
 const opened: EngineInstance[] = [];
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const DATA = /^\/syncd\/[0-9a-f]{2}\/[0-9a-f]{64}$/;
 
 beforeEach(async () => {
@@ -64,6 +66,41 @@ describe("an interrupted run", () => {
     const b = await instance("b");
     const pulled = await b.engine.sync();
     expect(pulled.downloaded).toBe(300);
+  });
+});
+
+describe("a downloaded file that vanishes before the local commit", () => {
+  // Another process on this data directory released the same bytes (it changed an entry that held them)
+  // between this run's download and its commit: the rows that needed them must arrive with the next run,
+  // and never point at missing bytes meanwhile.
+  it("leaves no row pointing at missing bytes, and the next run brings the entries in", async () => {
+    const a = await instance("a");
+    const b = await instance("b");
+    const known = await a.add("known", "v1");
+    await a.engine.sync();
+    await b.engine.sync();
+    const fresh = await a.add("fresh", "a new entry");
+    await a.library.updateContent(known, Buffer.from("v2"));
+    await a.engine.sync();
+
+    // b's next run downloads both blobs; they vanish as its apply phase starts.
+    const racing = new SyncEngine(b.library, b.remote, DEFAULT_SETTINGS, (e) => {
+      if (e.type === "sync.progress" && e.phase === "apply") {
+        for (const text of ["v2", "a new entry"]) rmSync(b.library.blobs.path(sha256(text)), { force: true });
+      }
+    });
+    await racing.sync();
+    expect(b.library.get(known)?.hash).toBe(sha256("v1")); // still the old content, which it has
+    expect(b.library.get(fresh)).toBeNull();
+    for (const e of b.library.list()) expect(b.library.blobs.has(e.hash), e.name).toBe(true);
+    expect((await b.engine.status()).syncNeeded).toBe(true);
+
+    // The next run is not "up to date": it brings both in.
+    const next = await b.engine.sync();
+    expect(next.skipped).toBe(false);
+    expect(b.library.get(known)).toMatchObject({ hash: sha256("v2"), syncStatus: "synced" });
+    expect(b.library.get(fresh)).toMatchObject({ hash: sha256("a new entry"), syncStatus: "synced" });
+    expect((await b.engine.sync()).skipped).toBe(true);
   });
 });
 

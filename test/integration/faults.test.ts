@@ -339,11 +339,7 @@ describe("chosen faults, one at a time, at every step of a run (webdav-server)",
   });
 });
 
-// KNOWN BUG (engine, see the issue 5 closing note): when a run's publish lands but its local commit does
-// not (a kill, a fault after version.txt was written, or a local edit racing the commit), the instance keeps
-// its old base, and its next edit of the same field conflicts with its own published state. Skipped until the
-// engine records published bases (fix sketched in the note); the reproductions stay here to be re-enabled.
-describe.skip.each(shareMatrix())("random faults on $name", (kind: ShareKind) => {
+describe.each(shareMatrix())("random faults on $name", (kind: ShareKind) => {
   it(`${ROUNDS} rounds of concurrent syncs by 3 instances (one the CLI) with fresh edits: each run completes or fails cleanly; then all converge`, { timeout: 240_000 }, async () => {
     const share = await kind.start();
     shares.push(share);

@@ -61,11 +61,7 @@ function age(path: string): void {
   utimesSync(path, past, past);
 }
 
-// KNOWN BUG (engine, see the issue 5 closing note): when a run's publish lands but its local commit does
-// not (a kill, a fault after version.txt was written, or a local edit racing the commit), the instance keeps
-// its old base, and its next edit of the same field conflicts with its own published state. Skipped until the
-// engine records published bases (fix sketched in the note); the reproductions stay here to be re-enabled.
-it.skip(`${KILLS} SIGKILLs at random moments of syncs: after restarts every instance converges and nothing is lost`, { timeout: 300_000 }, async () => {
+it(`${KILLS} SIGKILLs at random moments of syncs: after restarts every instance converges and nothing is lost`, { timeout: 300_000 }, async () => {
   const root = join(server.dir, "kill");
   const rand = seededRandom(SEED);
   const model = new LibraryModel();
@@ -244,11 +240,7 @@ it.skip(`${KILLS} SIGKILLs at random moments of syncs: after restarts every inst
  * again. Its own earlier state on the share is an ancestor of its new one: the next run must push the new
  * edit, not report a conflict of the instance with itself, and must not drop what the dead run merged in.
  */
-// KNOWN BUG (engine, see the issue 5 closing note): when a run's publish lands but its local commit does
-// not (a kill, a fault after version.txt was written, or a local edit racing the commit), the instance keeps
-// its old base, and its next edit of the same field conflicts with its own published state. Skipped until the
-// engine records published bases (fix sketched in the note); the reproductions stay here to be re-enabled.
-describe.skip("a run killed between publishing and its local commit", () => {
+describe("a run killed between publishing and its local commit", () => {
   const opened: EngineInstance[] = [];
   afterAll(async () => {
     for (const i of opened) await i.close();
@@ -300,6 +292,45 @@ describe.skip("a run killed between publishing and its local commit", () => {
     expect(summary.conflicts).toBe(0);
     await b.engine.sync();
     for (const inst of [a, b]) expect(inst.library.get(id), inst.name).toMatchObject({ meta: { a: 2, b: 1 }, syncStatus: "synced" });
+  });
+
+  it("the published row changed again by another instance before the next run: recognised by the commit log, no conflict", async () => {
+    const [a, b] = await pair("/self-conflict-overwritten");
+    const id = await a.add("shared", "s");
+    await a.engine.sync();
+    await b.engine.sync();
+    a.library.updateMeta(id, { set: { a: 1 } });
+    await expect(new SyncEngine(a.library, dieAfterPublish(a.remote), DEFAULT_SETTINGS).sync()).rejects.toThrow(/killed right after publishing/);
+    // b builds on a's published state: the row in the share no longer carries a's stamp.
+    await b.engine.sync();
+    b.library.updateMeta(id, { set: { b: 1 } });
+    await b.engine.sync();
+    a.library.updateMeta(id, { set: { a: 2 } });
+    const summary = await a.engine.sync();
+    expect(summary.conflicts).toBe(0);
+    await b.engine.sync();
+    for (const inst of [a, b]) expect(inst.library.get(id), inst.name).toMatchObject({ meta: { a: 2, b: 1 }, syncStatus: "synced" });
+  });
+
+  it("a publish that never landed: the journal is dropped, and a competing edit of the same key is a real conflict", async () => {
+    const [a, b] = await pair("/journal-not-landed");
+    const id = await a.add("shared", "s");
+    await a.engine.sync();
+    await b.engine.sync();
+    a.library.updateMeta(id, { set: { a: 1 } });
+    // Dies just before version.txt would be written: metadata.db.tmp-* is uploaded, nothing is published.
+    const dieBeforeVersion = Object.assign(Object.create(a.remote) as Remote, {
+      move: async () => {
+        throw new RemoteError("network", "MOVE", `${a.remote.location}/metadata.db`, "killed before publishing.");
+      },
+    });
+    await expect(new SyncEngine(a.library, dieBeforeVersion, DEFAULT_SETTINGS).sync()).rejects.toThrow(/killed before publishing/);
+    b.library.updateMeta(id, { set: { a: 9 } });
+    await b.engine.sync();
+    // a's a:1 never reached the share; b's a:9 did: a real conflict, held (manual).
+    const summary = await a.engine.sync();
+    expect(summary.conflicts).toBe(1);
+    expect(a.library.get(id)).toMatchObject({ meta: { a: 1 }, syncStatus: "conflict" });
   });
 
   it("new content after a pushed content change: pushed, no conflict", async () => {

@@ -47,11 +47,7 @@ function untilPhase(inst: EngineInstance, phase: string): Promise<void> {
   });
 }
 
-// KNOWN BUG (engine, see the issue 5 closing note): when a run's publish lands but its local commit does
-// not (a kill, a fault after version.txt was written, or a local edit racing the commit), the instance keeps
-// its old base, and its next edit of the same field conflicts with its own published state. Skipped until the
-// engine records published bases (fix sketched in the note); the reproductions stay here to be re-enabled.
-describe.skip.each(shareMatrix())("racing writers on $name", (kind: ShareKind) => {
+describe.each(shareMatrix())("racing writers on $name", (kind: ShareKind) => {
   it(`${WRITERS} instances × ${ROUNDS} rounds of simultaneous syncs with edits before and during each run: no lost update, no duplicate, no stuck lock`, { timeout: 240_000 }, async () => {
     const share = await kind.start();
     const insts: EngineInstance[] = [];
@@ -196,11 +192,7 @@ describe("an edit made while a run publishes a merge of the same entry", () => {
     });
   }
 
-  // KNOWN BUG (engine, see the issue 5 closing note): when a run's publish lands but its local commit does
-  // not (a kill, a fault after version.txt was written, or a local edit racing the commit), the instance keeps
-  // its old base, and its next edit of the same field conflicts with its own published state. Skipped until the
-  // engine records published bases (fix sketched in the note); the reproductions stay here to be re-enabled.
-  it.skip("an edit of the same key the run pushed: survives, and no conflict", async () => {
+  it("an edit of the same key the run pushed: survives, and no conflict", async () => {
     const a = await makeEngineInstance("a", { url: server.url, root: "/during-merge-same" });
     const b = await makeEngineInstance("b", { url: server.url, root: "/during-merge-same" });
     opened.push(a, b);

@@ -431,6 +431,67 @@ describe("WebdavRemote: network failures and timeouts", () => {
       await raw.close();
     }
   });
+
+  it("reuses the connection of a PUT answered before its body reported its end (no socket pinned per upload)", async () => {
+    const raw = await rawServer((res) => {
+      res.req.resume();
+      res.req.on("end", () => res.writeHead(201, { "Content-Length": "0" }).end());
+    });
+    const remote = createWebdavRemote({ url: raw.url, root: "/syncd", timeoutMs: 5000 });
+    // All bytes at once, the end much later: like a file stream whose EOF read comes after the server's answer.
+    const lateEnd = () =>
+      new Readable({
+        read() {
+          if (this.readableLength === 0 && !(this as { sent?: boolean }).sent) {
+            (this as { sent?: boolean }).sent = true;
+            this.push(Buffer.from("data"));
+            setTimeout(() => this.push(null), 10_000).unref();
+          }
+        },
+      });
+    try {
+      const started = Date.now();
+      // More uploads than the pool has sockets (16): each pinned socket would be held until the server's
+      // keep-alive timeout (5 s here), so a leak makes this take seconds.
+      for (let i = 0; i < 40; i++) await remote.put(`f${i}`, { size: 4, open: lateEnd });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await remote.close();
+      await raw.close();
+    }
+  });
+
+  it("sends a GET or PUT again once when the server closed the pooled connection it went out on", async () => {
+    // Every connection dies under its second request, as a keep-alive connection does when the server's
+    // idle timeout strikes just as the client reuses it.
+    const perSocket = new WeakMap<object, number>();
+    const bodies: string[] = [];
+    const raw = await rawServer((res) => {
+      const n = (perSocket.get(res.req.socket) ?? 0) + 1;
+      perSocket.set(res.req.socket, n);
+      if (n === 2) {
+        res.req.socket.destroy();
+        return;
+      }
+      let body = "";
+      res.req.on("data", (d: Buffer) => (body += d.toString()));
+      res.req.on("end", () => {
+        if (res.req.method === "PUT") bodies.push(body);
+        res.writeHead(res.req.method === "PUT" ? 201 : 200, { "Content-Length": "2" }).end("ok");
+      });
+    });
+    const remote = createWebdavRemote({ url: raw.url, root: "/syncd", timeoutMs: 5000 });
+    try {
+      for (let i = 0; i < 3; i++) expect((await remote.get(`f${i}`)).toString()).toBe("ok");
+      await remote.put("b", Buffer.from("buffer"));
+      await remote.put("s", { size: 6, open: () => Readable.from([Buffer.from("stream")]) });
+      await remote.put("t", { size: 6, open: () => Readable.from([Buffer.from("stream")]) });
+      expect(bodies).toEqual(["buffer", "stream", "stream"]);
+    } finally {
+      await remote.close();
+      await raw.close();
+    }
+  });
 });
 
 describe("WebdavRemote: a write into a missing folder is kind conflict on every server", () => {

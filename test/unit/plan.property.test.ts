@@ -85,6 +85,12 @@ export type Cmd =
   | { t: "rename"; i: number; pick: number; name: number }
   | { t: "delete"; i: number; pick: number }
   | { t: "sync"; i: number }
+  /**
+   * A sync that does not finish as planned: mode 0 dies between publishing and its local commit (the share
+   * has its writes, the local rows do not, the publish journal does); mode 1 loses its guarded write of
+   * one row to a local edit made during the run (engine.ts applyLocally).
+   */
+  | { t: "crash"; i: number; mode: number }
   | { t: "clock"; i: number; jump: number }
   | { t: "purge" }
   | { t: "purgeAll" }
@@ -111,6 +117,7 @@ function arbCmd(n: number): fc.Arbitrary<Cmd> {
     { weight: 20, arbitrary: fc.record({ t: fc.constant("rename" as const), i, pick, name: fc.nat(NAMES.length - 1) }) },
     { weight: 20, arbitrary: fc.record({ t: fc.constant("delete" as const), i, pick }) },
     { weight: 50, arbitrary: fc.record({ t: fc.constant("sync" as const), i }) },
+    { weight: 10, arbitrary: fc.record({ t: fc.constant("crash" as const), i, mode: fc.nat(1) }) },
     {
       weight: 10,
       arbitrary: fc.record({
@@ -157,6 +164,8 @@ interface Instance {
   lastSync: number;
   /** Ids whose resolution chose a live local side over a deletion: their next push may revive a tombstone (c). */
   revived: Set<string>;
+  /** The publish journal of a run that died before its local commit: id -> the local state it planned from. */
+  journal: Map<string, EntryState> | null;
 }
 
 class PropertyViolation extends Error {}
@@ -211,6 +220,7 @@ class World {
         conflicts: new Map(),
         lastSync: -1,
         revived: new Set(),
+        journal: null,
       };
       inst.clock = new HybridClock(inst.id, null, () => inst.wall);
       this.instances.push(inst);
@@ -282,6 +292,9 @@ class World {
       case "clock":
         inst.wall = Math.max(1, inst.wall + cmd.jump);
         return;
+      case "crash":
+        this.sync(inst, cmd.mode === 0 ? "after-publish" : "edit-during-apply");
+        return;
       case "sync": {
         this.sync(inst);
         // (e) A second sync with no edits in between has nothing to do.
@@ -339,9 +352,28 @@ class World {
     }
   }
 
-  /** One sync of an instance, atomic under the share's lock. Returns the non-null actions. */
-  sync(inst: Instance): EntryAction[] {
+  /**
+   * One sync of an instance, atomic under the share's lock. Returns the non-null actions. `crash`: see the
+   * "crash" command.
+   */
+  sync(inst: Instance, crash?: "after-publish" | "edit-during-apply"): EntryAction[] {
+    // The journal of a run that died after publishing (always landed here: the model's share writes are
+    // atomic): its rows get the state that run planned from as their base, and are pending (engine.ts).
+    if (inst.journal) {
+      for (const [id, seen] of inst.journal) {
+        const row = inst.rows.get(id);
+        if (row) {
+          row.base = seen;
+          row.status = "pending";
+          row.heldRemote = null;
+        }
+      }
+      count(this.policy, "journal settled");
+      this.trace.push(`${inst.name} settles its publish journal: ${[...inst.journal.keys()].join(", ")}`);
+      inst.journal = null;
+    }
     const serial = ++this.serial;
+    const lastSyncBefore = inst.lastSync;
     inst.lastSync = serial;
     for (const row of inst.rows.values()) if (!row.state.deleted) this.submitted.add(row.state.hash);
     for (const remote of this.share.values()) inst.clock.receive(remote.hlc);
@@ -378,7 +410,60 @@ class World {
     const shareBefore = new Map(this.share);
     const conflicted = new Set<string>();
     const settledHere = new Set<string>();
+    if (crash === "after-publish") {
+      // The share gets every write; the instance keeps nothing but the journal (and its clock, which the
+      // engine persists with the journal). It has not completed a sync: the purge model must not count it.
+      inst.lastSync = lastSyncBefore;
+      inst.journal = new Map();
+      for (const a of actions) {
+        if (a.conflict) conflicted.add(a.id);
+        if (a.remote) {
+          this.share.set(a.id, a.remote);
+          this.writtenAt.set(a.id, serial);
+          settledHere.add(a.id); // for (c): a resolution's revival reached the share in this run
+          const seen = byId.get(a.id)?.local;
+          if (seen) inst.journal.set(a.id, seen);
+        }
+        for (const copy of a.copies ?? []) {
+          this.share.set(copy.id, copy.state);
+          this.writtenAt.set(copy.id, serial);
+        }
+      }
+      count(this.policy, `crash after publish (${inst.journal.size} journaled)`);
+      this.trace.push(`${inst.name} publishes and dies: ${actions.filter((a) => a.remote || a.copies).map((a) => a.id).join(", ")}`);
+      this.checkNoResurrection(inst, shareBefore, conflicted, settledHere, byId);
+      return actions;
+    }
+    // edit-during-apply: the first action that writes a live local row loses its write to a local edit.
+    const racing =
+      crash === "edit-during-apply"
+        ? actions.find((a) => a.local && a.base !== null && byId.get(a.id)?.local && !byId.get(a.id)?.local?.deleted)
+        : undefined;
     for (const a of actions) {
+      if (a === racing) {
+        const row = inst.rows.get(a.id) as Row;
+        const seen = row.state;
+        this.editRow(inst, a.id, (st) => ({ meta: { ...st.meta, x: `raced ${serial}` } }));
+        if (a.conflict) conflicted.add(a.id);
+        if (a.remote) {
+          this.share.set(a.id, a.remote);
+          this.writtenAt.set(a.id, serial);
+        }
+        // The guarded write lost: the row stays pending, on the state the plan saw as its base; a conflict
+        // held for it is over (the plan settled the entry).
+        row.base = seen;
+        row.status = "pending";
+        row.heldRemote = null;
+        inst.conflicts.delete(a.id);
+        for (const copy of a.copies ?? []) {
+          this.share.set(copy.id, copy.state);
+          this.writtenAt.set(copy.id, serial);
+          inst.rows.set(copy.id, { state: copy.state, base: copy.state, status: "synced", heldRemote: null });
+        }
+        count(this.policy, `write lost to an edit during the run (${a.reason})`);
+        this.trace.push(`${inst.name}'s write of ${a.id} loses to an edit made during the run`);
+        continue;
+      }
       const row = inst.rows.get(a.id) ?? null;
       if (a.conflict) conflicted.add(a.id);
       if (a.remote) {
@@ -411,8 +496,33 @@ class World {
       );
     }
 
-    // (c) No resurrection: a share row that was a tombstone becomes live only in a sync that recorded a
-    // conflict for it.
+    this.checkNoResurrection(inst, shareBefore, conflicted, settledHere, byId);
+    for (const a of actions) inst.revived.delete(a.id);
+    return actions;
+  }
+
+  /** An edit of one row (as `edit`, by id). */
+  private editRow(inst: Instance, id: string, change: (s: EntryState) => Partial<EntryState>): void {
+    const row = inst.rows.get(id) as Row;
+    const before = row.state;
+    const next: EntryState = { ...before, ...change(before), version: before.version + 1, hlc: inst.clock.tick(), origin: inst.id };
+    if (next.deleted || next.hash !== before.hash) this.superseded.add(before.hash);
+    row.state = next;
+    if (row.status !== "conflict") row.status = "pending";
+    this.trace.push(`${inst.name} edits ${id} during its run: ${show(next)}`);
+  }
+
+  /**
+   * (c) No resurrection: a share row that was a tombstone becomes live only in a sync that recorded a
+   * conflict for it.
+   */
+  private checkNoResurrection(
+    inst: Instance,
+    shareBefore: Map<string, EntryState>,
+    conflicted: Set<string>,
+    settledHere: Set<string>,
+    byId: Map<string, PlanInput>,
+  ): void {
     for (const [id, after] of this.share) {
       const before = shareBefore.get(id);
       const wasDead = before ? before.deleted : this.tombstonedEver.has(id);
@@ -431,8 +541,6 @@ class World {
       }
       if (after.deleted) this.tombstonedEver.add(id);
     }
-    for (const a of actions) inst.revived.delete(a.id);
-    return actions;
   }
 
   /** Per-action checks (g), (h), then (f). */

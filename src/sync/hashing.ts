@@ -1,0 +1,35 @@
+/** Hashing a stream on its way somewhere else (uploads of data files and of metadata.db). */
+import { createHash } from "node:crypto";
+import { Transform, type Readable } from "node:stream";
+
+export interface HashingTap {
+  stream: Readable;
+  /** SHA-256 and count of the bytes that have passed through so far. */
+  digest(): { hash: string; bytes: number };
+}
+
+/**
+ * Passes a stream through while computing its SHA-256. The digest is taken on demand rather than on the
+ * source's 'end': the server may answer a PUT as soon as it has Content-Length bytes, before the file
+ * stream has read its EOF, and the request then destroys the body. A source whose only pipe goes away is
+ * paused by Node, so its 'end' would never come and a run waiting for it would hang (a CLI process whose
+ * event loop then empties exits with status 0 in the middle of the upload phase). Destroying the tap
+ * destroys the source too, so its file descriptor is not left open.
+ */
+export function hashingTap(source: Readable): HashingTap {
+  const hasher = createHash("sha256");
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hasher.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  source.on("error", (err) => stream.destroy(err));
+  stream.on("close", () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(stream);
+  return { stream, digest: () => ({ hash: hasher.copy().digest("hex"), bytes }) };
+}
