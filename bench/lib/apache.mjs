@@ -1,12 +1,13 @@
 /**
  * Apache httpd + mod_dav_fs (Debian's apache2) on 127.0.0.1 in a private ServerRoot, for the benchmarks: the
- * JS counterpart of test/helpers/apache.ts (same layout: WebDAV under /dav, basic auth), with an access log
- * that also records body bytes, so that requests and bytes are counted at the server (see traffic.mjs).
+ * launcher the tests use too (test/helpers/apache.ts wraps it): WebDAV under /dav (a root below the server
+ * root, as on Nextcloud-style servers), basic auth, and an access log that records method, path, status and
+ * body bytes, so that requests and bytes are counted at the server (see traffic.mjs).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort, waitForHttp } from "./net.mjs";
 import { join } from "node:path";
 import { LOG_FORMAT } from "./traffic.mjs";
 
@@ -15,17 +16,6 @@ const MODULES = "/usr/lib/apache2/modules";
 
 export function apacheAvailable() {
   return existsSync(APACHE_BIN) && existsSync(join(MODULES, "mod_dav_fs.so")) && existsSync("/usr/bin/htpasswd");
-}
-
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -85,7 +75,7 @@ export async function startApache({ parent, username, password }) {
   const child = spawn(APACHE_BIN, ["-f", join(root, "httpd.conf"), "-DFOREGROUND"], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d.toString()));
-  await waitForPort(port, child, () => stderr + safeRead(join(root, "error.log")));
+  await waitForHttp(port, () => (child.exitCode === null ? null : `apache2 exited with ${child.exitCode}: ${stderr}${safeRead(join(root, "error.log"))}`));
   return {
     kind: "apache",
     url: `http://127.0.0.1:${port}/dav`,
@@ -120,19 +110,4 @@ function safeRead(path) {
   } catch {
     return "";
   }
-}
-
-async function waitForPort(port, child, logs) {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`apache2 exited with ${child.exitCode}: ${logs()}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { method: "OPTIONS" });
-      await res.arrayBuffer();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`apache2 did not start on port ${port}: ${logs()}`);
 }

@@ -36,9 +36,11 @@ export interface LeaseOptions {
   /** Monotonic milliseconds; default performance.now. */
   now?: () => number;
   onEvent?: (e: LeaseEvent) => void;
+  /** The capability probe found listings that lag behind completed PUTs: confirm every "held" verdict. */
+  listingsLag?: boolean;
 }
 
-type Settings = Required<Omit<LeaseOptions, "onEvent">> & { onEvent: (e: LeaseEvent) => void };
+type Settings = Required<Omit<LeaseOptions, "onEvent" | "listingsLag">> & { onEvent: (e: LeaseEvent) => void };
 
 /** Server modification times have a 1 s granularity on every server measured (FIELD-NOTES). */
 const MTIME_GRANULARITY_MS = 1000;
@@ -47,6 +49,15 @@ const BACKOFF_CAP_MS = 2000;
 /** Listings that may omit our own fresh claim (rclone lists lazily) before an attempt counts as failed. */
 const MAX_RELISTS = 5;
 const RELIST_DELAY_MS = 100;
+/**
+ * On a server whose listings lag, "my claim is listed and no other" is not quite enough: under load rclone
+ * has let two holders overlap once in a few thousand acquisitions (a claim listed once can be missing from
+ * a later listing). A second listing after this settle delay must agree before the lock counts as held;
+ * FIELD-NOTES measured that it closes the gap. Servers whose listings never lagged skip it.
+ */
+const SETTLE_MS = 100;
+/** Remotes seen to list lazily, by the probe (LeaseOptions.listingsLag) or by a relist of our own. */
+const laggingRemotes = new WeakSet<Remote>();
 
 type Verdict = { kind: "held" } | { kind: "busy"; holders: RemoteStat[] } | { kind: "unseen" };
 
@@ -77,6 +88,7 @@ export class RemoteLease {
     const claim: Claim = { token, instance: s.instance, host: s.host, pid: s.pid, ttlMs: s.ttlMs, acquiredAt: new Date().toISOString() };
     const body = Buffer.from(JSON.stringify(claim) + "\n");
     const deadline = s.now() + s.waitMs;
+    if (options.listingsLag) laggingRemotes.add(remote);
     await ensureLockDir(remote);
     for (let attempt = 0; ; attempt++) {
       const started = s.now();
@@ -84,6 +96,10 @@ export class RemoteLease {
       try {
         await writeClaim(remote, claimPath, body);
         verdict = await inspect(remote, token, s);
+        if (verdict.kind === "held" && laggingRemotes.has(remote)) {
+          await s.sleep(SETTLE_MS);
+          verdict = await inspect(remote, token, s);
+        }
       } catch (err) {
         // Best effort: a claim left behind (even by a PUT that failed late) would block others for a TTL.
         await remote.delete(claimPath).catch(() => {});
@@ -266,7 +282,10 @@ async function inspect(remote: Remote, token: string, s: Settings): Promise<Verd
     }
     if (holders.length > 0) return { kind: "busy", holders };
     // Without our own claim in it, a listing proves nothing: it may predate another's claim too.
-    if (claims.some((c) => c.name === ownName)) return { kind: "held" };
+    if (claims.some((c) => c.name === ownName)) {
+      if (i > 0) laggingRemotes.add(remote);
+      return { kind: "held" };
+    }
   }
   return { kind: "unseen" };
 }

@@ -1,4 +1,4 @@
-/** Hashing a stream on its way somewhere else (uploads of data files and of metadata.db). */
+/** Hashing a stream on its way somewhere else (uploads and downloads of data files and of metadata.db). */
 import { createHash } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
 
@@ -17,6 +17,17 @@ export interface HashingTap {
  * destroys the source too, so its file descriptor is not left open.
  */
 export function hashingTap(source: Readable): HashingTap {
+  const { stream, digest } = hashingTransform();
+  source.on("error", (err) => stream.destroy(err));
+  stream.on("close", () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(stream);
+  return { stream, digest };
+}
+
+/** A pass-through Transform that hashes what crosses it: a stage of a pipeline (downloads). */
+export function hashingTransform(): { stream: Transform; digest(): { hash: string; bytes: number } } {
   const hasher = createHash("sha256");
   let bytes = 0;
   const stream = new Transform({
@@ -26,10 +37,5 @@ export function hashingTap(source: Readable): HashingTap {
       done(null, chunk);
     },
   });
-  source.on("error", (err) => stream.destroy(err));
-  stream.on("close", () => {
-    if (!source.destroyed) source.destroy();
-  });
-  source.pipe(stream);
   return { stream, digest: () => ({ hash: hasher.copy().digest("hex"), bytes }) };
 }

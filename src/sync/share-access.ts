@@ -4,18 +4,17 @@
  * it into place, and writes version.txt last, so a reader always finds either the old or the new state,
  * and a writer that dies in between leaves a newer valid metadata.db that the next holder adopts.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ShareError } from "../errors.js";
 import { isRemoteError } from "../remote/errors.js";
 import { isTransient } from "../remote/retry.js";
 import type { Remote } from "../remote/remote.js";
 import { METADATA_DB, METADATA_TMP_PREFIX, VERSION_TXT } from "./layout.js";
-import { hashingTap, type HashingTap } from "./hashing.js";
+import { hashingTap, hashingTransform, type HashingTap } from "./hashing.js";
 import { SharedDb } from "./shared-db.js";
 import { formatVersionFile, parseVersionFile, type VersionInfo } from "./version-file.js";
 
@@ -135,22 +134,15 @@ async function downloadTo(remote: Remote, path: string, file: string): Promise<{
     if (isRemoteError(err, "not-found")) return null;
     throw err;
   }
-  const hasher = createHash("sha256");
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hasher.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const tap = hashingTransform();
   try {
-    await pipeline(source, tap, createWriteStream(file));
+    await pipeline(source, tap.stream, createWriteStream(file));
   } catch (err) {
     await rm(file, { force: true });
     throw err;
   }
-  return { sha256: hasher.digest("hex"), size };
+  const { hash, bytes } = tap.digest();
+  return { sha256: hash, size: bytes };
 }
 
 /**

@@ -9,6 +9,7 @@ import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, waitForHttp } from "../../bench/lib/net.mjs";
 
 export const RCLONE_BIN = "/usr/bin/rclone";
 
@@ -34,7 +35,7 @@ export async function startRclone(opts: { username: string; password: string }):
   );
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  await waitUntilUp(port, () => (child.exitCode === null ? null : `rclone exited with ${child.exitCode}: ${stderr}`));
+  await waitForHttp(port, () => (child.exitCode === null ? null : `rclone exited with ${child.exitCode}: ${stderr}`));
 
   const log: Array<{ method: string; path: string }> = [];
   const proxy = createServer((req, res) => {
@@ -72,28 +73,4 @@ function safeDecode(path: string): string {
   } catch {
     return path;
   }
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-async function waitUntilUp(port: number, failed: () => string | null): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const failure = failed();
-    if (failure) throw new Error(failure);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { method: "OPTIONS" });
-      await res.arrayBuffer();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`rclone serve webdav did not start on port ${port}`);
 }

@@ -32,11 +32,16 @@ describe.each(shareMatrix())("the lease on $name", (kind: ShareKind) => {
   it(`${CONTENDERS} contenders × ${TRIALS} trials: every one gets the lock, and no two holders ever overlap`, { timeout: 180_000 }, async () => {
     const intervals: Array<[number, number, string]> = [];
     let waits = 0;
+    // Every lease event with its time and contender: printed when an overlap is found, to say how it came about.
+    const events: string[] = [];
     const started = performance.now();
     for (let trial = 0; trial < TRIALS; trial++) {
       await Promise.all(
         remotes.map((r, i) =>
-          withLease(r, { ttlMs: 5000, waitMs: 120_000, instance: `c${i}`, onEvent: (e) => void (e.type === "waiting" && waits++) }, async (lease) => {
+          withLease(r, { ttlMs: 5000, waitMs: 120_000, instance: `c${i}`, onEvent: (e) => {
+            if (e.type === "waiting") waits++;
+            else events.push(`${performance.now().toFixed(1)} ${trial}/c${i} ${e.type} ${e.detail ?? ""}`);
+          } }, async (lease) => {
             const start = performance.now();
             lease.assertSafeToWrite();
             await sleep(5 + Math.random() * 15);
@@ -50,7 +55,11 @@ describe.each(shareMatrix())("the lease on $name", (kind: ShareKind) => {
     intervals.sort((a, b) => a[0] - b[0]);
     for (let k = 1; k < intervals.length; k++) {
       const [prev, cur] = [intervals[k - 1]!, intervals[k]!];
-      if (cur[0] < prev[1]) throw new Error(`${cur[2]} started holding at ${cur[0]} before ${prev[2]} released at ${prev[1]}`);
+      if (cur[0] < prev[1]) {
+        const trialOf = (label: string) => label.split("/")[0]!;
+        const related = events.filter((e) => [trialOf(cur[2]), trialOf(prev[2])].includes(e.split(" ")[1]!.split("/")[0]!));
+        throw new Error(`${cur[2]} started holding at ${cur[0]} before ${prev[2]} released at ${prev[1]}; lease events:\n${related.join("\n")}`);
+      }
     }
     expect(waits).toBeGreaterThan(0); // there was contention to resolve
     expect((await remotes[0]!.list(LOCK_DIR)).entries).toEqual([]); // every claim was released

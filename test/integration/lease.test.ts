@@ -294,7 +294,37 @@ describe("RemoteLease: servers that list lazily", () => {
       },
     };
     const lease = await RemoteLease.acquire(lazy, opts("lazy", { waitMs: 0 }));
-    expect(lists).toBe(3);
+    // Two listings without its claim, one with it, and then, the server now known to lag, the confirming one.
+    expect(lists).toBe(4);
+    await lease.release();
+  });
+
+  it("on a server known to lag, a rival claim that shows up only in the confirming listing wins", async () => {
+    const { remote, lockDir } = await freshRoot();
+    let lists = 0;
+    const inner = remote();
+    const late: Remote = {
+      ...faulty(inner, {}),
+      list: async (d) => {
+        // The rival's claim, PUT before ours, only appears in the second listing (FIELD-NOTES: rclone).
+        if (++lists === 2) await writeFile(join(lockDir, "rival.json"), JSON.stringify({ token: "rival", instance: "other", host: "h", pid: 2, ttlMs: 5000, acquiredAt: new Date().toISOString() }));
+        return inner.list(d);
+      },
+    };
+    const err = await RemoteLease.acquire(late, opts("late", { waitMs: 0, listingsLag: true })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LockBusyError);
+    expect((err as Error).message).toContain('instance "other"');
+    expect(lists).toBe(2);
+    expect(await readdir(lockDir)).toEqual(["rival.json"]); // its own claim withdrawn, the rival's untouched
+  });
+
+  it("on a server not known to lag, one listing decides", async () => {
+    const { remote } = await freshRoot();
+    let lists = 0;
+    const inner = remote();
+    const counted: Remote = { ...faulty(inner, {}), list: async (d) => (lists++, inner.list(d)) };
+    const lease = await RemoteLease.acquire(counted, opts("prompt", { waitMs: 0 }));
+    expect(lists).toBe(1);
     await lease.release();
   });
 

@@ -1,0 +1,2 @@
+export function freePort(): Promise<number>;
+export function waitForHttp(port: number, failed: () => string | null): Promise<void>;
