@@ -27,7 +27,7 @@
  * The full run requires apache2 (+ apache2-utils) and rclone; the smoke run skips what is missing and says so.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
+import { copyFileSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
 import { cpus, loadavg, totalmem, tmpdir, release, platform } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -78,6 +78,10 @@ const CFG = {
 };
 const OUT = process.env.BENCH_RESULTS || fileURLToPath(new URL("./results.json", import.meta.url));
 const CHILD = fileURLToPath(new URL("./child.mjs", import.meta.url));
+/** Node flags of the installed command (bin/syncd.js's shebang line): children measure what users run. */
+const NODE_FLAGS = (readFileSync(new URL("../bin/syncd.js", import.meta.url), "utf8").split("\n")[0].match(/\bnode\b(.*)$/)?.[1] ?? "")
+  .split(/\s+/)
+  .filter(Boolean);
 const MB = 1024 * 1024;
 
 const run = (n) => CFG.scenarios.has(String(n));
@@ -104,7 +108,7 @@ function target(t) {
 
 function child(args) {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CHILD, JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(process.execPath, [...NODE_FLAGS, CHILD, JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     p.stdout.on("data", (d) => (out += d));
@@ -151,6 +155,7 @@ const started = performance.now();
 const machine = {
   date: new Date().toISOString(),
   node: process.version,
+  nodeFlags: NODE_FLAGS,
   cpu: cpus()[0]?.model ?? "unknown",
   cores: cpus().length,
   memoryGB: round(totalmem() / 1024 ** 3, 1),
