@@ -126,17 +126,14 @@ export class SyncEngine {
     const force = options.force ?? false;
     this.emit({ type: "sync.started", force });
     try {
-      // The O(1) skip check reads only (one indexed COUNT, one GET): it runs before the local lock, so that
-      // "nothing to do" costs no lock file either. A run that finds work re-checks nothing under the lock:
-      // if another process synced meanwhile, the run merely finds nothing to merge.
-      let summary = force ? null : await this.skipCheck();
-      if (!summary) {
-        const release = await acquireLocalLock(this.library.dataDir, this.settings.lockWaitSeconds * 1000, { signal: options.signal });
-        try {
-          summary = await this.run(force, options.signal);
-        } finally {
-          await release();
-        }
+      // SPEC §1's order: the local lock first, so that a manual run and the daemon never interleave even
+      // their checks; then the O(1) skip check (one indexed COUNT, one GET), which ends a run with nothing to do.
+      let summary: SyncSummary | null;
+      const release = await acquireLocalLock(this.library.dataDir, this.settings.lockWaitSeconds * 1000, { signal: options.signal });
+      try {
+        summary = (force ? null : await this.skipCheck()) ?? (await this.run(force, options.signal));
+      } finally {
+        await release();
       }
       summary.durationMs = Date.now() - started;
       if (this.library.getState(STATE.lastError)) this.library.setState(STATE.lastError, "");
