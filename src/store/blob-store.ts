@@ -199,7 +199,9 @@ export class BlobStore {
       if (!name.startsWith(TEMP_PREFIX)) continue;
       const file = join(this.tmpDir, name);
       try {
-        if (statSync(file).mtimeMs <= cutoff) unlinkSync(file);
+        // mtimeMs carries sub-millisecond digits that Date.now() drops: floored, a file written in this very
+        // millisecond still counts as "not newer than now" (cleanTemp(0) must remove every temp file).
+        if (Math.floor(statSync(file).mtimeMs) <= cutoff) unlinkSync(file);
       } catch (err) {
         if (errCode(err) !== "ENOENT") throw err;
       }

@@ -178,4 +178,20 @@ describe("BlobStore", () => {
     store.cleanTemp(0);
     expect(readdirSync(tmp)).toEqual(["metadata.db.part"]);
   });
+
+  it("cleanTemp(0) also removes a temp file written within the current millisecond", () => {
+    // File times carry sub-millisecond digits, Date.now() does not: a file stamped 0.6 ms into "now" once
+    // looked newer than now and survived (seen in CI).
+    const tmp = join(root, "tmp");
+    const now = Date.now();
+    writeFileSync(join(tmp, "blob-now.tmp"), "");
+    utimesSync(join(tmp, "blob-now.tmp"), (now + 0.6) / 1000, (now + 0.6) / 1000);
+    vi.useFakeTimers({ now, toFake: ["Date"] });
+    try {
+      store.cleanTemp(0);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(readdirSync(tmp)).toEqual([]);
+  });
 });
