@@ -94,7 +94,7 @@ export class SyncEngine {
     private readonly options: EngineOptions = {},
   ) {
     this.view = new LocalSyncView(library.db);
-    this.journal = new PublishJournal(library.db);
+    this.journal = new PublishJournal(library.db, this.view);
   }
 
   /** `syncd status`: what the O(1) check sees. A share that cannot be read leaves syncNeeded unknown (null). */

@@ -166,10 +166,11 @@ export class LocalSyncView {
   /**
    * A local edit won the race against this run's write: the row is diffed again by the next run, against
    * `base` when given (the state the share's new state descends from), else against the base it has.
+   * False when there is no such row.
    */
-  keepPending(id: string, base: EntryState | null): void {
+  keepPending(id: string, base: EntryState | null): boolean {
     if (base) this.setBaseStmt.run({ id, base: JSON.stringify(base) });
-    this.setPendingStmt.run(id);
+    return this.setPendingStmt.run(id).changes > 0;
   }
 
   /**

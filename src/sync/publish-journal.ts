@@ -13,6 +13,7 @@
  */
 import type { EntryState } from "../model/entry.js";
 import type { Db } from "../store/db.js";
+import type { LocalSyncView } from "./local-sync.js";
 
 export interface JournalEntry {
   id: string;
@@ -38,7 +39,10 @@ interface JournalRow {
 }
 
 export class PublishJournal {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly view: LocalSyncView,
+  ) {}
 
   /** Records a publish about to happen (replacing any older record), in one transaction. */
   record(shareId: string, commitId: string, entries: JournalEntry[]): void {
@@ -60,12 +64,11 @@ export class PublishJournal {
   settle(shareId: string, landed: (commitId: string, id: string, published: EntryState) => boolean): JournalOutcome {
     const rows = this.db.prepare("SELECT entry_id, share_id, commit_id, seen, published FROM publish_journal").all() as JournalRow[];
     if (rows.length === 0) return { healed: 0, dropped: 0 };
-    const heal = this.db.prepare("UPDATE entries SET base = ?, sync_status = 'pending' WHERE id = ?");
     let healed = 0;
     this.db.transaction(() => {
       for (const row of rows) {
         if (row.share_id === shareId && landed(row.commit_id, row.entry_id, JSON.parse(row.published) as EntryState)) {
-          healed += heal.run(row.seen, row.entry_id).changes;
+          if (this.view.keepPending(row.entry_id, JSON.parse(row.seen) as EntryState)) healed++;
         }
       }
       this.db.prepare("DELETE FROM publish_journal").run();

@@ -17,7 +17,7 @@ let journal: PublishJournal;
 beforeEach(async () => {
   library = await openLibrary(join(mkdtempSync(join(tmpdir(), "syncd-pj-")), "data"), { instanceName: "t" });
   view = new LocalSyncView(library.db);
-  journal = new PublishJournal(library.db);
+  journal = new PublishJournal(library.db, view);
 });
 afterEach(() => library.close());
 
