@@ -23,24 +23,27 @@ export interface EntryRow {
 }
 
 export function rowToEntry(row: EntryRow): Entry {
-  let meta: unknown;
-  try {
-    meta = JSON.parse(row.meta);
-  } catch (err) {
-    throw new IntegrityError(`The local library holds unreadable metadata for entry ${row.id}.`, { cause: err });
-  }
   return {
     id: row.id,
     name: row.name,
     hash: row.hash,
     size: row.size,
-    meta: meta as Meta,
+    meta: parseMeta(row.id, row.meta),
     version: row.version,
     deleted: row.deleted === 1,
     hlc: row.hlc,
     origin: row.origin,
     syncStatus: row.sync_status,
   };
+}
+
+/** The `meta` column of entry `id`, parsed; a column that is not JSON is reported as damage to the library. */
+export function parseMeta(id: string, json: string): Meta {
+  try {
+    return JSON.parse(json) as Meta;
+  } catch (err) {
+    throw new IntegrityError(`The local library holds unreadable metadata for entry ${id}.`, { cause: err });
+  }
 }
 
 /** The synced part of an entry (drops id and syncStatus), as the sync engine compares and stores it. */

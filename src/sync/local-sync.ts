@@ -3,9 +3,9 @@
  * User-facing writes go through Library (the one write path); this module only records what a sync
  * decided, guarded so that a local edit made while the run was in flight is never overwritten.
  */
-import { IntegrityError } from "../errors.js";
 import type { Db } from "../store/db.js";
-import type { EntryState, Meta, SyncStatus } from "../model/entry.js";
+import type { EntryState, SyncStatus } from "../model/entry.js";
+import { parseMeta } from "../store/entry-row.js";
 import type { ConflictRecord } from "./plan.js";
 
 export interface LocalSyncRow {
@@ -25,16 +25,10 @@ type RawSyncRow = [string, string, string, number, string, number, number, strin
 
 function toRow(raw: RawSyncRow): LocalSyncRow {
   const [id, name, hash, size, metaJson, version, deleted, hlc, origin, status, base] = raw;
-  let meta: Meta;
-  try {
-    meta = JSON.parse(metaJson) as Meta;
-  } catch (err) {
-    throw new IntegrityError(`The local library holds unreadable metadata for entry ${id}.`, { cause: err });
-  }
   return {
     id,
     // The same fields in the same order as toState (store/entry-row.ts).
-    state: { name, hash, size, meta, deleted: deleted === 1, version, hlc, origin },
+    state: { name, hash, size, meta: parseMeta(id, metaJson), deleted: deleted === 1, version, hlc, origin },
     base: base ? (JSON.parse(base) as EntryState) : null,
     status,
   };
