@@ -1,8 +1,9 @@
 /** Hashing a stream on its way somewhere else (uploads and downloads of data files and of metadata.db). */
 import { createHash } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
+import type { Remote } from "../remote/remote.js";
 
-export interface HashingTap {
+interface HashingTap {
   stream: Readable;
   /** SHA-256 and count of the bytes that have passed through so far. */
   digest(): { hash: string; bytes: number };
@@ -16,7 +17,7 @@ export interface HashingTap {
  * event loop then empties exits with status 0 in the middle of the upload phase). Destroying the tap
  * destroys the source too, so its file descriptor is not left open.
  */
-export function hashingTap(source: Readable): HashingTap {
+function hashingTap(source: Readable): HashingTap {
   const { stream, digest } = hashingTransform();
   source.on("error", (err) => stream.destroy(err));
   stream.on("close", () => {
@@ -24,6 +25,22 @@ export function hashingTap(source: Readable): HashingTap {
   });
   source.pipe(stream);
   return { stream, digest };
+}
+
+/**
+ * PUTs `size` bytes from `open` and returns the SHA-256 and count of what was sent, read from the one pass
+ * that fed the request (of its last attempt, if the Remote opened the body again); null if it was never opened.
+ */
+export async function putHashed(remote: Remote, path: string, size: number, open: () => Readable): Promise<{ hash: string; bytes: number } | null> {
+  let tap: HashingTap | null = null;
+  await remote.put(path, {
+    size,
+    open: () => {
+      tap = hashingTap(open());
+      return tap.stream;
+    },
+  });
+  return (tap as HashingTap | null)?.digest() ?? null;
 }
 
 /** A pass-through Transform that hashes what crosses it: a stage of a pipeline (downloads). */

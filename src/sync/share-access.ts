@@ -14,7 +14,7 @@ import { isRemoteError } from "../remote/errors.js";
 import { isTransient } from "../remote/retry.js";
 import type { Remote } from "../remote/remote.js";
 import { METADATA_DB, METADATA_TMP_PREFIX, VERSION_TXT } from "./layout.js";
-import { hashingTap, hashingTransform, type HashingTap } from "./hashing.js";
+import { hashingTransform, putHashed } from "./hashing.js";
 import { SharedDb } from "./shared-db.js";
 import { formatVersionFile, parseVersionFile, type VersionInfo } from "./version-file.js";
 
@@ -168,15 +168,7 @@ export async function publishShare(
   const tmp = `${METADATA_TMP_PREFIX}${token}`;
   beforeWrite();
   // Hashed on its way up (one read of the file, not two): what the server acknowledged is what was hashed.
-  let tap: HashingTap | null = null;
-  await remote.put(tmp, {
-    size,
-    open: () => {
-      tap = hashingTap(createReadStream(file));
-      return tap.stream;
-    },
-  });
-  const sent = (tap as HashingTap | null)?.digest();
+  const sent = await putHashed(remote, tmp, size, () => createReadStream(file));
   if (!sent || sent.bytes !== size) {
     throw new ShareError("publish-incomplete", `Only ${sent?.bytes ?? 0} of the ${size} bytes of metadata.db were sent; nothing was published.`);
   }

@@ -8,7 +8,7 @@ import pLimit from "p-limit";
 import { IntegrityError, ShareError } from "../errors.js";
 import type { Remote } from "../remote/remote.js";
 import { isTransient } from "../remote/retry.js";
-import { hashingTap, type HashingTap } from "./hashing.js";
+import { putHashed } from "./hashing.js";
 import type { BlobStore } from "../store/blob-store.js";
 import type { PhaseProgress } from "./events.js";
 import { dataDir, dataPath } from "./layout.js";
@@ -54,17 +54,9 @@ export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataF
 }
 
 async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<void> {
-  let tap: HashingTap | null = null;
-  await remote.put(dataPath(file.hash), {
-    size: file.size,
-    open: () => {
-      tap = hashingTap(blobs.openRead(file.hash, file.size));
-      return tap.stream;
-    },
-  });
-  // The server acknowledged `size` bytes, and every byte it received went through the tap first: the hash of
+  // The server acknowledged `size` bytes, and every byte it received went through the hash first: the hash of
   // what was sent is known now. (Waiting for the file's 'end' instead could wait forever: see hashing.)
-  const sent = (tap as HashingTap | null)?.digest();
+  const sent = await putHashed(remote, dataPath(file.hash), file.size, () => blobs.openRead(file.hash, file.size));
   if (!sent || sent.bytes !== file.size || sent.hash !== file.hash) {
     throw new IntegrityError(
       `The local copy of ${file.hash} is corrupt (what was read of it hashes to ${sent?.hash ?? "nothing"}, ${sent?.bytes ?? 0} of ${file.size} bytes); restore it or remove the entry.`,
