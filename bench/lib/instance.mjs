@@ -7,19 +7,13 @@ import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import * as open from "../../dist/remote/open.js";
+import { syncSchema } from "../../dist/config/schema.js";
 import { createWebdavRemote } from "../../dist/remote/webdav-remote.js";
 import { openLibrary } from "../../dist/store/library.js";
 import { SyncEngine } from "../../dist/sync/engine.js";
 
-/** syncd's defaults (SPEC §4), except where a scenario says otherwise. */
-export const DEFAULT_SETTINGS = {
-  concurrency: 4,
-  conflictPolicy: "manual",
-  lockTtlSeconds: 60,
-  lockWaitSeconds: 30,
-  tombstoneRetentionDays: 90,
-  maxDeletePercent: 50,
-};
+/** syncd's defaults (SPEC §4), from the config schema itself; scenarios override what they need. */
+export const DEFAULT_SETTINGS = syncSchema.parse({});
 
 export const PHASES = ["check", "lock", "metadata", "plan", "upload", "download", "publish", "apply"];
 
