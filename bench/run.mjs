@@ -38,7 +38,8 @@ import { LocalSyncView } from "../dist/sync/local-sync.js";
 import { planEntries } from "../dist/sync/plan.js";
 import { openLibrary } from "../dist/store/library.js";
 import { apacheAvailable, startApache } from "./lib/apache.mjs";
-import { buildSyncedLibrary, makeMixedTree, prng, treeSize } from "./lib/dataset.mjs";
+import { buildSyncedLibrary, makeMixedTree, treeSize } from "./lib/dataset.mjs";
+import { seededRandom } from "./lib/prng.mjs";
 import { cloneDataDir, openInstance } from "./lib/instance.mjs";
 import { rcloneCopy, rcloneEnv, rcloneVersion } from "./lib/rclone.mjs";
 import { fmtBytes, fmtValue, round, stats, table } from "./lib/stats.mjs";
@@ -592,7 +593,7 @@ async function convergence() {
   const seedEntries = Math.max(10, Math.round(OPS / 10));
   for (let rep = 0; rep < CFG.convergeRuns; rep++) {
     const root = `converge-${rep}`;
-    const rand = prng(1000 + rep);
+    const rand = seededRandom(1000 + rep);
     const pick = (arr) => arr[Math.floor(rand() * arr.length)];
     const insts = [];
     for (let k = 0; k < K; k++) {

@@ -18,18 +18,7 @@ import { monotonicFactory } from "ulidx";
 import { openLibrary } from "../../dist/store/library.js";
 import { SharedDb } from "../../dist/sync/shared-db.js";
 import { formatHlc } from "../../dist/sync/hlc.js";
-
-/** A small deterministic PRNG (mulberry32), so that data sets are the same from run to run. */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "./prng.mjs";
 
 const KB = 1024;
 
@@ -38,7 +27,7 @@ const KB = 1024;
  * add up to `totalBytes` (p = 1 is log-uniform, mean ≈ 148 KB; larger p skews towards small files).
  */
 export function mixedSizes(count, totalBytes, seed = 7) {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const us = Array.from({ length: count }, () => rand());
   const sizesFor = (p) => us.map((u) => Math.round(KB * 1024 ** (u ** p)));
   const total = (p) => sizesFor(p).reduce((n, s) => n + s, 0);
@@ -99,7 +88,7 @@ export async function buildSyncedLibrary({ dataDir, instanceName, entries, share
   const newId = monotonicFactory();
   const shareId = newId();
   const wall0 = Date.now() - 86_400_000;
-  const rand = prng(entries);
+  const rand = seededRandom(entries);
   // The library's triggers (a change sequence, if this schema has one) fire per row and cost 3× the insert,
   // and its secondary indexes are cheaper built once than grown row by row: both are set aside for the load
   // and restored after it, with the triggers' effect reproduced in bulk. The final state is the same.

@@ -21,6 +21,7 @@
  */
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { seededRandom } from "../../bench/lib/prng.mjs";
 
 export const FAULT_KINDS = [
   "drop-before",
@@ -102,17 +103,8 @@ export interface FaultProxy {
 
 const MAX_STALL_MS = 30_000;
 
-/** A small seeded PRNG (mulberry32): the same seed injects the same faults into the same requests. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed injects the same faults into the same requests. */
+export { seededRandom };
 
 function matches(match: FaultMatch | undefined, r: ProxiedRequest): boolean {
   if (!match) return true;
