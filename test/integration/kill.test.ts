@@ -264,13 +264,24 @@ describe("a run killed between publishing and its local commit", () => {
     return [a, b];
   }
 
-  it("a pushed edit, then a new edit of the same field: pushed, no conflict", async () => {
-    const [a, b] = await pair("/self-conflict-push");
-    const id = await a.add("shared", "s");
+  /** Two instances that both hold one synced entry. */
+  async function pairWithEntry(root: string, name: string, content: string): Promise<[EngineInstance, EngineInstance, string]> {
+    const [a, b] = await pair(root);
+    const id = await a.add(name, content);
     await a.engine.sync();
     await b.engine.sync();
+    return [a, b, id];
+  }
+
+  /** A run of `inst` that dies right after publishing, before its local commit. */
+  async function killedAfterPublish(inst: EngineInstance): Promise<void> {
+    await expect(new SyncEngine(inst.library, dieAfterPublish(inst.remote), DEFAULT_SETTINGS).sync()).rejects.toThrow(/killed right after publishing/);
+  }
+
+  it("a pushed edit, then a new edit of the same field: pushed, no conflict", async () => {
+    const [a, b, id] = await pairWithEntry("/self-conflict-push", "shared", "s");
     a.library.updateMeta(id, { set: { a: 1 } });
-    await expect(new SyncEngine(a.library, dieAfterPublish(a.remote), DEFAULT_SETTINGS).sync()).rejects.toThrow(/killed right after publishing/);
+    await killedAfterPublish(a);
     a.library.updateMeta(id, { set: { a: 2 } });
     const summary = await a.engine.sync();
     expect(summary.conflicts).toBe(0);
@@ -279,14 +290,11 @@ describe("a run killed between publishing and its local commit", () => {
   });
 
   it("a merged edit (own change + another instance's), then a new own edit: both survive, no conflict", async () => {
-    const [a, b] = await pair("/self-conflict-merge");
-    const id = await a.add("shared", "s");
-    await a.engine.sync();
-    await b.engine.sync();
+    const [a, b, id] = await pairWithEntry("/self-conflict-merge", "shared", "s");
     b.library.updateMeta(id, { set: { b: 1 } });
     await b.engine.sync();
     a.library.updateMeta(id, { set: { a: 1 } });
-    await expect(new SyncEngine(a.library, dieAfterPublish(a.remote), DEFAULT_SETTINGS).sync()).rejects.toThrow(/killed right after publishing/);
+    await killedAfterPublish(a);
     a.library.updateMeta(id, { set: { a: 2 } });
     const summary = await a.engine.sync();
     expect(summary.conflicts).toBe(0);
@@ -295,12 +303,9 @@ describe("a run killed between publishing and its local commit", () => {
   });
 
   it("the published row changed again by another instance before the next run: recognised by the commit log, no conflict", async () => {
-    const [a, b] = await pair("/self-conflict-overwritten");
-    const id = await a.add("shared", "s");
-    await a.engine.sync();
-    await b.engine.sync();
+    const [a, b, id] = await pairWithEntry("/self-conflict-overwritten", "shared", "s");
     a.library.updateMeta(id, { set: { a: 1 } });
-    await expect(new SyncEngine(a.library, dieAfterPublish(a.remote), DEFAULT_SETTINGS).sync()).rejects.toThrow(/killed right after publishing/);
+    await killedAfterPublish(a);
     // b builds on a's published state: the row in the share no longer carries a's stamp.
     await b.engine.sync();
     b.library.updateMeta(id, { set: { b: 1 } });
@@ -313,10 +318,7 @@ describe("a run killed between publishing and its local commit", () => {
   });
 
   it("a publish that never landed: the journal is dropped, and a competing edit of the same key is a real conflict", async () => {
-    const [a, b] = await pair("/journal-not-landed");
-    const id = await a.add("shared", "s");
-    await a.engine.sync();
-    await b.engine.sync();
+    const [a, b, id] = await pairWithEntry("/journal-not-landed", "shared", "s");
     a.library.updateMeta(id, { set: { a: 1 } });
     // Dies just before version.txt would be written: metadata.db.tmp-* is uploaded, nothing is published.
     const dieBeforeVersion = Object.assign(Object.create(a.remote) as Remote, {
@@ -334,12 +336,9 @@ describe("a run killed between publishing and its local commit", () => {
   });
 
   it("new content after a pushed content change: pushed, no conflict", async () => {
-    const [a, b] = await pair("/self-conflict-content");
-    const id = await a.add("doc", "v0");
-    await a.engine.sync();
-    await b.engine.sync();
+    const [a, b, id] = await pairWithEntry("/self-conflict-content", "doc", "v0");
     await a.library.updateContent(id, Buffer.from("v1"));
-    await expect(new SyncEngine(a.library, dieAfterPublish(a.remote), DEFAULT_SETTINGS).sync()).rejects.toThrow(/killed right after publishing/);
+    await killedAfterPublish(a);
     await a.library.updateContent(id, Buffer.from("v2"));
     const summary = await a.engine.sync();
     expect(summary.conflicts).toBe(0);
