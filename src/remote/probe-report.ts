@@ -41,6 +41,10 @@ export interface ProbeFindings {
     /** Every trial's file showed up within maxRelists. Required. */
     visible: boolean;
     maxRelists: number;
+    /** Listings taken, and how many of them lacked the lease's end marker (ended early: rclone, lease.ts).
+     *  Absent from reports recorded before syncd measured it. */
+    listings?: number;
+    cutShort?: number;
     /** The file's size in the listing matched what was written. */
     sizeMatches: boolean | null;
   };
@@ -138,6 +142,12 @@ export function notesOf(f: ProbeFindings, raw: boolean): string[] {
           `the slowest showed up after ${lag} relist${lag === 1 ? "" : "s"}): the lease holds only once its own claim is listed, and relists until then (SPEC §3).`
       : `A file written with PUT was listed at once (${f.listing.relists.length} concurrent claims); the lease still requires its own claim to be listed (SPEC §3).`,
   );
+  if (f.listing.cutShort) {
+    notes.push(
+      `${f.listing.cutShort} of ${f.listing.listings} listings ended early, leaving out every entry after some point (a file deleted while ` +
+        `the server listed the folder): the lease trusts only a listing that shows the end marker of its lock folder, and lists again (SPEC §3).`,
+    );
+  }
   notes.push(
     `ETags: GET ${etagWord(f.etag.get)}, PUT response ${etagWord(f.etag.put)}, PROPFIND ${etagWord(f.etag.propfind)}; ` +
       "syncd does not use ETags (content is checked by SHA-256, freshness by version.txt).",
@@ -196,6 +206,7 @@ export function describeReport(r: ProbeReport): string[][] {
     ["MOVE into a missing folder", `${s(f.moveMissingParent.status)}${f.moveMissingParent.createdParent ? ", folder created" : ""}`],
     ["listing has modification times", f.listing.modificationTimes ? "yes" : "NO (required)"],
     ["new claim listed late (of written)", `${f.listing.lagged} of ${f.listing.relists.length}${f.listing.visible ? `, at most ${Math.max(0, ...f.listing.relists.map((x) => x ?? 0))} relists` : `, one NEVER (${f.listing.maxRelists} relists)`}`],
+    ["listings that ended early", f.listing.cutShort === undefined ? "not measured" : `${f.listing.cutShort} of ${f.listing.listings}`],
     ["server Date header", f.clock.dateHeader ? "yes" : "no"],
     ["clock offset (server − local)", f.clock.offsetMs === null ? "unknown" : `${seconds(f.clock.offsetMs)} (±0.5 s)`],
     ["fresh file's mtime age", f.clock.freshMtimeAgeMs === null ? "unknown" : seconds(f.clock.freshMtimeAgeMs)],

@@ -9,7 +9,7 @@
  *   block every other forever), and no holder could prove its claim fresh;
  * - a claim that never shows up in a listing: a contender holds the lock only when it sees its own claim
  *   listed (proof that the listing is recent enough to show a competitor's claim too). A listing that lags
- *   behind a completed PUT (rclone) is a quirk the lease's relisting covers, not a refusal.
+ *   behind a completed PUT, or ends early (rclone), is a quirk the lease's relisting covers, not a refusal.
  * Everything else is recorded as findings; syncd is written not to depend on it (folders created before
  * writing, an explicit Depth on every PROPFIND, trailing slashes on folders, Content-Length on every PUT,
  * no LOCK, no conditional request, no ETag).
@@ -23,6 +23,7 @@ import { performance } from "node:perf_hooks";
 import { ShareError } from "../errors.js";
 import type { Library } from "../store/library.js";
 import { isRemoteError, type RemoteErrorKind } from "./errors.js";
+import { LISTING_END } from "./lease.js";
 import type { Remote, RemoteStat } from "./remote.js";
 import { rawRequesterOf, type RawRequester, type RawResponse } from "./webdav-remote.js";
 import { notesOf, PROBE_REPORT_VERSION, refusalOf, warningsOf, type EtagFinding, type ProbeFindings, type ProbeReport } from "./probe-report.js";
@@ -238,6 +239,10 @@ export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promi
 
   async function listingChecks(): Promise<ProbeFindings["listing"] & { freshMtimeAgeMs: number | null }> {
     await remote.mkdir(at("claims"));
+    // The lease's end marker, which sorts after every claim: a listing without it ended early (lease.ts).
+    await remote.put(at(`claims/${LISTING_END}`), Buffer.from("end\n"));
+    let listings = 0;
+    let cutShort = 0;
     const relists: Array<number | null> = [];
     let modificationTimes = true;
     let sizeMatches: boolean | null = null;
@@ -252,6 +257,8 @@ export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promi
       for (let i = 0; i <= maxRelists && !refused; i++) {
         if (i > 0) await sleep(relistDelay(i));
         const listing = await clock.time(() => remote.list(at("claims")));
+        listings++;
+        if (!listing.entries.some((e) => e.name === LISTING_END)) cutShort++;
         for (const e of listing.entries) if (e.type === "file" && !hasMtime(e)) modificationTimes = false;
         const own = listing.entries.find((e) => e.name === name);
         if (!own) continue;
@@ -280,6 +287,8 @@ export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promi
       lagged: relists.filter((r) => r !== 0).length,
       visible: relists.every((r) => r !== null),
       maxRelists,
+      listings,
+      cutShort,
       sizeMatches,
       freshMtimeAgeMs,
     };

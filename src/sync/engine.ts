@@ -182,7 +182,7 @@ export class SyncEngine {
 
     // The first time this instance meets a share, check that the server can carry the lease (SPEC §3):
     // a refusal explains why and changes nothing. Recorded, so later runs skip it.
-    const probe = await ensureProbed(this.library, this.remote, this.options.shareKey ?? this.remote.location);
+    await ensureProbed(this.library, this.remote, this.options.shareKey ?? this.remote.location);
 
     const lockProgress = new PhaseProgress(this.emit, "lock", 1, 0);
     signal?.throwIfAborted();
@@ -192,7 +192,6 @@ export class SyncEngine {
       ttlMs: this.settings.lockTtlSeconds * 1000,
       waitMs: this.settings.lockWaitSeconds * 1000,
       instance: this.library.instanceName,
-      listingsLag: probe.findings.listing.lagged > 0,
       // A shutdown interrupts the wait for a busy lock.
       sleep: (ms) => sleep(ms, undefined, signal ? { signal } : undefined),
       onEvent: (e) => {

@@ -252,7 +252,7 @@ export function checkShare(root: string): ShareCheck {
     const path = join(root, name);
     if (statSync(path).isDirectory()) {
       if (name === "version.txt.lock") {
-        claims.push(...readdirSync(path));
+        claims.push(...readdirSync(path).filter((n) => n.endsWith(".json"))); // not the end-of-listing marker
         continue;
       }
       if (!/^[0-9a-f]{2}$/.test(name)) continue; // readers ignore folders they do not know (SPEC §3)

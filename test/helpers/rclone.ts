@@ -1,7 +1,8 @@
 /**
  * `rclone serve webdav` (Debian's rclone) on 127.0.0.1, behind a small recording proxy so that tests can
- * count the requests that reach it. rclone lists lazily (a file whose PUT returned may be missing from the
- * next PROPFIND, FIELD-NOTES): the lease's "my own claim must be listed" rule is what keeps it safe there.
+ * count the requests that reach it. rclone ends a PROPFIND early when a file of the folder is deleted while
+ * it lists it (every later entry is left out): the lease's end marker (lease.ts LISTING_END) is what keeps
+ * it safe there.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";

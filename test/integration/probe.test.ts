@@ -148,6 +148,9 @@ describe.each(shareMatrix())("capability probe on $name", (kind: ShareKind) => {
     // missed their first listing, never more than one relist): it cannot be asserted to happen every time.
     expect(Math.max(...listing.relists.map((r) => r ?? Infinity))).toBeLessThanOrEqual(kind.name === "rclone" ? 5 : 0);
     expect(listing.lagged).toBe(listing.relists.filter((r) => r !== 0).length);
+    expect(listing.listings).toBeGreaterThanOrEqual(16);
+    // Only rclone ends a listing early (a file deleted while it lists: lease.ts LISTING_END); how often varies.
+    if (kind.name !== "rclone") expect(listing.cutShort).toBe(0);
     expect(clock.dateHeader).toBe(true);
     // Same machine: the offset is 0 within the estimate's ±0.5 s (plus scheduling slack).
     expect(Math.abs(clock.offsetMs!)).toBeLessThanOrEqual(1000);

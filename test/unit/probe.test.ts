@@ -29,6 +29,8 @@ class FakeRemote implements Remote {
   listMtimes = true;
   /** How many listings of a file's folder omit it after it was written (Infinity: never listed). */
   listingLag = 0;
+  /** How many of the next listings of a claims folder end early, after their first entry in name order (rclone, lease.ts LISTING_END). */
+  cutShortListings = 0;
   private listedSince = new Map<string, number>();
   /** Throw this from the next move. */
   failMove: RemoteError | null = null;
@@ -96,6 +98,10 @@ class FakeRemote implements Remote {
       entries.push({ path: k, name: k.split("/").pop()!, type: "file", size: f.data.length, mtime: this.listMtimes ? f.mtime : new Date(Number.NaN), etag: null });
     }
     for (const [k, m] of this.dirs) if (child(k)) entries.push({ path: k, name: k.split("/").pop()!, type: "directory", size: 0, mtime: m, etag: null });
+    if (this.cutShortListings > 0 && d.endsWith("/claims")) {
+      this.cutShortListings--;
+      return { entries: entries.sort((a, b) => (a.name < b.name ? -1 : 1)).slice(0, 1), serverDate: new Date() };
+    }
     return { entries, serverDate: new Date() };
   }
   async close(): Promise<void> {}
@@ -130,6 +136,7 @@ describe("probeShare's verdict", () => {
     expect(report.rawChecks).toBe(false);
     expect(report.findings.listing).toMatchObject({ modificationTimes: true, visible: true, lagged: 0 });
     expect(report.findings.listing.relists).toEqual(Array(16).fill(0));
+    expect(report.findings.listing).toMatchObject({ listings: 16, cutShort: 0 });
     expect(report.findings.roundTrip.ok).toBe(true);
     expect(report.findings.moveOverwrite).toMatchObject({ replaced: true, sourceGone: true });
     expect(report.findings.putMissingParent).toEqual({ status: null, remoteKind: "conflict" });
@@ -180,6 +187,18 @@ describe("probeShare's verdict", () => {
     expect(report.findings.listing.relists).toEqual(Array(16).fill(2));
     expect(report.findings.listing.lagged).toBe(16);
     expect(report.notes.join(" ")).toMatch(/Listings lag behind completed PUTs \(16 of 16 .* after 2 relists\)/);
+  });
+
+  it("counts listings that end early (rclone), accepts them and says how the lease copes", async () => {
+    const remote = new FakeRemote();
+    remote.cutShortListings = 3;
+    const report = await probeShare(remote, { ...fast, listingConcurrency: 1 });
+    expect(report.verdict).toBe("ok");
+    const { listing } = report.findings;
+    expect(listing.cutShort).toBe(3);
+    // A cut-short listing that left out the new claim was taken again.
+    expect(listing.listings).toBe(16 + listing.relists.reduce<number>((n, r) => n + (r ?? 0), 0));
+    expect(report.notes.join(" ")).toMatch(new RegExp(`3 of ${listing.listings} listings ended early.*end marker`));
   });
 
   it("removes its scratch folder when a check fails, and reports the failure itself", async () => {
