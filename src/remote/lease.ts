@@ -17,7 +17,7 @@ import { performance } from "node:perf_hooks";
 import { LeaseLostError, LockBusyError, errorMessage } from "../errors.js";
 import { isRemoteError } from "./errors.js";
 import { readClaim, type Claim } from "./lease-claims.js";
-import type { Remote, RemoteStat } from "./remote.js";
+import type { Listing, Remote, RemoteStat } from "./remote.js";
 
 export const LOCK_DIR = "version.txt.lock";
 /**
@@ -32,6 +32,16 @@ export const LOCK_DIR = "version.txt.lock";
  */
 export const LISTING_END = "zz-end-of-listing";
 const LISTING_END_BODY = Buffer.from("The last entry of a complete listing of this folder (syncd, SPEC §3). Do not delete.\n");
+
+/** Whether a file of the lock folder is a claim (`<token>.json`), not the end marker or anything else. */
+export function isClaimName(name: string): boolean {
+  return name.endsWith(".json");
+}
+
+/** Whether a listing shows the end marker, i.e. was not cut short before any claim (see LISTING_END). */
+export function isCompleteListing(listing: Listing): boolean {
+  return listing.entries.some((e) => e.name === LISTING_END);
+}
 
 export interface LeaseEvent {
   type: "waiting" | "acquired" | "expired-claim-removed" | "heartbeat-failed";
@@ -276,13 +286,13 @@ async function inspect(remote: Remote, token: string, s: Settings): Promise<Verd
     // The server's clock judges the server's mtimes. Only a server that sends no Date header leaves us
     // with the local clock, which is then trusted to be roughly in sync with the server's.
     const serverNow = (listing.serverDate ?? new Date()).getTime();
-    const claims = listing.entries.filter((e) => e.type === "file" && e.name.endsWith(".json"));
+    const claims = listing.entries.filter((e) => e.type === "file" && isClaimName(e.name));
     const holders: RemoteStat[] = [];
     for (const claim of claims) {
       if (claim.name !== ownName && (await isLive(remote, claim, serverNow, s))) holders.push(claim);
     }
     if (holders.length > 0) return { kind: "busy", holders };
-    const complete = listing.entries.some((e) => e.name === LISTING_END);
+    const complete = isCompleteListing(listing);
     if (!complete && !markerWritten) {
       // A new lock folder, or one made by a syncd before the marker: write it and look again at once. (If the
       // listing was only cut short, writing the marker again is harmless.)

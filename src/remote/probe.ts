@@ -23,7 +23,7 @@ import { performance } from "node:perf_hooks";
 import { ShareError } from "../errors.js";
 import type { Library } from "../store/library.js";
 import { isRemoteError, type RemoteErrorKind } from "./errors.js";
-import { LISTING_END } from "./lease.js";
+import { isCompleteListing, LISTING_END } from "./lease.js";
 import type { Remote, RemoteStat } from "./remote.js";
 import { rawRequesterOf, type RawRequester, type RawResponse } from "./webdav-remote.js";
 import { notesOf, PROBE_REPORT_VERSION, refusalOf, warningsOf, type EtagFinding, type ProbeFindings, type ProbeReport } from "./probe-report.js";
@@ -258,7 +258,7 @@ export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promi
         if (i > 0) await sleep(relistDelay(i));
         const listing = await clock.time(() => remote.list(at("claims")));
         listings++;
-        if (!listing.entries.some((e) => e.name === LISTING_END)) cutShort++;
+        if (!isCompleteListing(listing)) cutShort++;
         for (const e of listing.entries) if (e.type === "file" && !hasMtime(e)) modificationTimes = false;
         const own = listing.entries.find((e) => e.name === name);
         if (!own) continue;

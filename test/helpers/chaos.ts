@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { SyncdError } from "../../src/errors.js";
+import { isClaimName } from "../../src/remote/lease.js";
 import { parseVersionFile } from "../../src/sync/version-file.js";
 import { SYNCD_BIN, type CliResult } from "./cli.js";
 
@@ -252,7 +253,7 @@ export function checkShare(root: string): ShareCheck {
     const path = join(root, name);
     if (statSync(path).isDirectory()) {
       if (name === "version.txt.lock") {
-        claims.push(...readdirSync(path).filter((n) => n.endsWith(".json"))); // not the end-of-listing marker
+        claims.push(...readdirSync(path).filter(isClaimName)); // not the end-of-listing marker
         continue;
       }
       if (!/^[0-9a-f]{2}$/.test(name)) continue; // readers ignore folders they do not know (SPEC §3)
