@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ShareError } from "../errors.js";
 import { isRemoteError } from "../remote/errors.js";
-import { isTransient } from "../remote/retry.js";
 import type { Remote } from "../remote/remote.js";
 import { METADATA_DB, METADATA_TMP_PREFIX, VERSION_TXT } from "./layout.js";
 import { hashingTransform, putHashed } from "./hashing.js";
+import { fetchTwiceIf, isBrokenBody } from "./refetch.js";
 import { SharedDb } from "./shared-db.js";
 import { formatVersionFile, parseVersionFile, type VersionInfo } from "./version-file.js";
 
@@ -65,16 +65,10 @@ export interface LoadedShare {
 export async function loadShare(remote: Remote, workDir: string, newShareId: () => string): Promise<LoadedShare> {
   // We hold the lock, so nobody writes meanwhile: a download that does not check out was either damaged on
   // its way (a proxy, a body cut short) or is damaged on the share. One more download tells which.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await loadShareOnce(remote, workDir, newShareId);
-    } catch (err) {
-      const maybeInTransit =
-        (err instanceof ShareError && (err.code === "metadata-mismatch" || err.code === "metadata-corrupt")) ||
-        (isTransient(err) && err.method === "GET");
-      if (!maybeInTransit || attempt >= 2) throw err;
-    }
-  }
+  return fetchTwiceIf(
+    () => loadShareOnce(remote, workDir, newShareId),
+    (err) => (err instanceof ShareError && (err.code === "metadata-mismatch" || err.code === "metadata-corrupt")) || isBrokenBody(err),
+  );
 }
 
 async function loadShareOnce(remote: Remote, workDir: string, newShareId: () => string): Promise<LoadedShare> {

@@ -7,8 +7,8 @@
 import pLimit from "p-limit";
 import { IntegrityError, ShareError } from "../errors.js";
 import type { Remote } from "../remote/remote.js";
-import { isTransient } from "../remote/retry.js";
 import { putHashed } from "./hashing.js";
+import { fetchTwiceIf, isBrokenBody } from "./refetch.js";
 import type { BlobStore } from "../store/blob-store.js";
 import type { PhaseProgress } from "./events.js";
 import { dataDir, dataPath } from "./layout.js";
@@ -117,26 +117,19 @@ export async function downloadFiles(remote: Remote, blobs: BlobStore, files: Dat
   return bytes;
 }
 
-/** Attempts per data file whose body failed after it had started (cut short, reset, or wrong bytes). */
-const BODY_ATTEMPTS = 2;
-
 /**
- * One data file into the local store, verified by its hash. The Remote retries a request until its body
- * starts; a body that breaks off or arrives with the wrong bytes (a proxy, a flaky link) is fetched once
- * more here, because a whole run failing for one bad transfer would start every download over. Nothing
- * unverified is ever kept (writeFromStream).
+ * One data file into the local store, verified by its hash. A body that breaks off or arrives with the
+ * wrong bytes is fetched once more (refetch.ts), because a whole run failing for one bad transfer would
+ * start every download over. Nothing unverified is ever kept (writeFromStream).
  */
 async function downloadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
+  await fetchTwiceIf(
+    async () => {
       const stream = await remote.getStream(dataPath(file.hash));
       await blobs.writeFromStream(stream, file.hash, file.size, { dirSync: "deferred" });
-      return;
-    } catch (err) {
-      const bodyFailure = err instanceof IntegrityError || (isTransient(err) && err.method === "GET");
-      if (!bodyFailure || attempt >= BODY_ATTEMPTS) throw err;
-    }
-  }
+    },
+    (err) => err instanceof IntegrityError || isBrokenBody(err),
+  );
 }
 
 /**
