@@ -50,7 +50,7 @@ export class PublishJournal {
       "INSERT OR REPLACE INTO publish_journal (entry_id, share_id, commit_id, seen, published) VALUES (?, ?, ?, ?, ?)",
     );
     this.db.transaction(() => {
-      this.db.prepare("DELETE FROM publish_journal").run();
+      this.clear();
       for (const e of entries) insert.run(e.id, shareId, commitId, JSON.stringify(e.seen), JSON.stringify(e.published));
     })();
   }
@@ -71,7 +71,7 @@ export class PublishJournal {
           if (this.view.keepPending(row.entry_id, JSON.parse(row.seen) as EntryState)) healed++;
         }
       }
-      this.db.prepare("DELETE FROM publish_journal").run();
+      this.clear();
     })();
     return { healed, dropped: rows.length - healed };
   }
