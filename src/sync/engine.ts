@@ -155,9 +155,14 @@ export class SyncEngine {
     return v ? Number(v) : null;
   }
 
+  /** An earlier run had to leave a row of the share out (applyLocally): this one must reconcile in full. */
+  private reconcileNeeded(): boolean {
+    return this.library.getState(STATE.reconcile) === "1";
+  }
+
   private upToDate(probe: Awaited<ReturnType<typeof readVersion>>): boolean {
     return (
-      this.library.getState(STATE.reconcile) !== "1" &&
+      !this.reconcileNeeded() &&
       probe.kind === "ok" &&
       probe.info.version === this.syncedVersion() &&
       probe.info.share === this.library.getState(STATE.shareId)
@@ -289,7 +294,7 @@ export class SyncEngine {
       syncedVersion === null ||
       db.version < syncedVersion ||
       !(Date.now() - lastSyncAt < retentionMs) ||
-      this.library.getState(STATE.reconcile) === "1";
+      this.reconcileNeeded();
     const planProgress = new PhaseProgress(this.emit, "plan", 1, 0);
     const names = db.instanceNames();
     names.set(this.library.instanceId, this.library.instanceName);
