@@ -4,9 +4,11 @@
  */
 import { Command, CommanderError } from "commander";
 import { SyncdError } from "../errors.js";
+import { registerCheckCommand } from "./commands/check.js";
 import { registerConflictCommands } from "./commands/conflicts.js";
 import { registerDaemonCommand } from "./commands/daemon.js";
 import { registerInitCommand } from "./commands/init.js";
+import { registerInviteCommand } from "./commands/invite.js";
 import { registerLibraryCommands } from "./commands/library.js";
 import { registerProbeCommand } from "./commands/probe.js";
 import { registerSyncCommands } from "./commands/sync.js";
@@ -22,8 +24,10 @@ export function buildProgram(): Command {
     .showSuggestionAfterError();
   const globals = () => program.opts<GlobalOptions>();
   registerInitCommand(program, globals);
+  registerInviteCommand(program, globals);
   registerLibraryCommands(program, globals);
   registerSyncCommands(program, globals);
+  registerCheckCommand(program, globals);
   registerConflictCommands(program, globals);
   registerProbeCommand(program, globals);
   registerDaemonCommand(program, globals);

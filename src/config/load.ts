@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { z } from "zod";
@@ -36,33 +37,40 @@ export interface InitOptions {
   url?: string;
   root?: string;
   username?: string;
+  /** Written as given: a relative path means relative to the file's directory. */
+  passwordFile?: string;
   instanceName?: string;
 }
 
 /**
  * Writes the file `syncd init` creates and returns it loaded. Only the keys given are written (plus
- * instanceName, pinned now so that renaming the host later does not rename the instance): every other
- * key keeps its SPEC default, so a later syncd with better defaults still applies them.
- * A relative `dataDir` is written as given and means relative to the file's directory.
+ * instanceName, pinned now so that renaming the host later does not rename the instance, and a random
+ * server.token, SPEC §4): every other key keeps its SPEC default, so a later syncd with better defaults
+ * still applies them. A relative `dataDir` is written as given and means relative to the file's directory.
  * It never overwrites: an existing file may hold a password or tuned settings.
  */
 export function writeInitialConfig(path: string, opts: InitOptions = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const configPath = resolve(path);
   const webdav = Object.fromEntries(
-    Object.entries({ url: opts.url, root: opts.root, username: opts.username }).filter(([, v]) => v !== undefined),
+    Object.entries({ url: opts.url, root: opts.root, username: opts.username, passwordFile: opts.passwordFile }).filter(([, v]) => v !== undefined),
   );
   const file: ConfigFileInput = {
     instanceName: opts.instanceName ?? defaultInstanceName(),
     dataDir: opts.dataDir ?? "./data",
     ...(Object.keys(webdav).length > 0 ? { webdav } : {}),
+    // The API, the dashboard and the embedded share need it: nothing on the machine or in a browser
+    // reaches the library without it (SPEC §4). 256 bits, hex: safe in a URL fragment, a header, a shell.
+    server: { token: randomBytes(32).toString("hex") },
   };
   // Validate before writing so that a bad --url never leaves a broken file behind.
   const check = configFileSchema.safeParse(file, { reportInput: true });
   if (!check.success) throw new ConfigError(issueSentence(check.error.issues[0], configPath, `Cannot write ${configPath}`));
+  // Likewise a password file that cannot be read (it is read at every start).
+  if (opts.passwordFile !== undefined) resolvePassword(undefined, resolve(dirname(configPath), opts.passwordFile), configPath, env);
 
   mkdirSync(dirname(configPath), { recursive: true });
   try {
-    // 0600: the file is where a password usually ends up.
+    // 0600: the file holds server.token, and often a password.
     writeFileSync(configPath, `${JSON.stringify(file, null, 2)}\n`, { flag: "wx", mode: 0o600 });
   } catch (err) {
     if (errCode(err) === "EEXIST") {

@@ -1,24 +1,42 @@
 /**
  * The embedded WebDAV share (SPEC §4: no webdav.url → `<dataDir>/share`, served so that other instances
- * can point at it), built on webdav-server v2 with two guards against its known faults (FIELD-NOTES):
+ * can point at it), built on webdav-server v2, which is not fit to face a network or a browser by itself
+ * (FIELD-NOTES). Around it:
  * - it listens on every interface unless told otherwise: we run our own http.Server bound to `host` only;
- * - an `If:` header crashes it with an uncaught error (see `stripIfHeader`).
+ * - it grants CORS to every origin, treats POST as PUT and hands out locks that lock nothing:
+ *   share-policy.ts decides what reaches it, share-faults.ts strips what it must not answer;
+ * - malformed input kills it with uncaught errors: share-policy.ts and dav-body-check.ts refuse what is
+ *   known to, share-faults.ts contains the rest;
+ * - COPY overwrites whatever Overwrite says: copy-check.ts.
  */
-import { timingSafeEqual, createHash } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { v2 } from "webdav-server";
+import { errorMessage } from "../errors.js";
+import { copyCheck } from "./copy-check.js";
+import { propfindRefusal, proppatchRefusal } from "./dav-body-check.js";
+import { answer, runShareRequest, wrapCommands, type ShareFaultListener } from "./share-faults.js";
+import { refusal, sanitize, type Refusal } from "./share-policy.js";
 
 export interface ShareHandlerOptions {
   dir: string;
   username?: string;
   password?: string;
   /**
+   * The caller's own check of a request's credentials (the daemon's server.token), instead of
+   * username/password. Its Authorization header is then removed, so that webdav-server does not look the
+   * user name up in its own (empty) user list.
+   */
+  authorize?: (req: IncomingMessage) => boolean;
+  /**
    * Serve under this URL path (e.g. "/dav") instead of at "/": the daemon puts the share beside its API on
    * one port. Requests must start with it; hrefs in responses and MOVE destinations carry it.
    */
   mountPath?: string;
+  /** Told of each request that failed inside webdav-server (share-faults.ts). Default: a line on stderr. */
+  onFault?: ShareFaultListener;
 }
 
 export interface EmbeddedShareOptions extends ShareHandlerOptions {
@@ -61,8 +79,19 @@ export async function startEmbeddedShare(opts: EmbeddedShareOptions): Promise<Em
 }
 
 /**
- * The share as a plain request handler over `dir`, so that a caller (the test helper) can put its own
- * http.Server in front of it. webdav-server's own start() is not used: it ignores port 0 and binds `::`.
+ * The share for the length of one command (a CLI command on an instance without webdav.url syncs through
+ * it): loopback, a free port, and a password made up now, so that nothing else on the machine can use it
+ * meanwhile. `username` and `password` are for the one client that talks to it.
+ */
+export async function startPrivateShare(dir: string): Promise<EmbeddedShare & { username: string; password: string }> {
+  const credentials = { username: "syncd", password: randomBytes(32).toString("hex") };
+  const share = await startEmbeddedShare({ dir, host: "127.0.0.1", port: 0, ...credentials });
+  return { ...share, ...credentials };
+}
+
+/**
+ * The share as a plain request handler over `dir`, so that a caller (the daemon, the test helper) can put
+ * its own http.Server in front of it. webdav-server's own start() is not used: it ignores port 0 and binds `::`.
  */
 export async function createShareHandler(opts: ShareHandlerOptions): Promise<RequestHandler> {
   await mkdir(opts.dir, { recursive: true });
@@ -77,33 +106,44 @@ export async function createShareHandler(opts: ShareHandlerOptions): Promise<Req
     options.httpAuthentication = new BasicAuthentication(users, opts.username ?? "", opts.password ?? "");
     options.privilegeManager = privileges;
   }
-  const dav = new v2.WebDAVServer(options);
   const mount = opts.mountPath?.replace(/\/+$/, "") || "";
+  const dav = new v2.WebDAVServer(options);
+  const checks = {
+    propfind: (_: unknown, body: Buffer) => propfindRefusal(body),
+    proppatch: (_: unknown, body: Buffer) => proppatchRefusal(body),
+    copy: copyCheck(opts.dir, mount),
+  };
+  for (const [name, command] of Object.entries(wrapCommands(dav.methods, checks))) dav.method(name, command);
+  const onFault = opts.onFault ?? reportFault;
   return (req, res) => {
-    stripIfHeader(req);
-    if (mount === "") return dav.executeRequest(req, res);
-    // webdav-server resolves req.url against the mounted folder and prefixes what it sends back with rootPath.
     const url = req.url ?? "/";
-    if (url !== mount && !url.startsWith(`${mount}/`) && !url.startsWith(`${mount}?`)) {
-      res.writeHead(404).end();
-      return;
+    if (mount !== "" && url !== mount && !url.startsWith(`${mount}/`) && !url.startsWith(`${mount}?`)) {
+      return answer(res, { status: 404, code: "not-found", message: `The share is under ${mount}/.` });
     }
+    const refused = refusal(req, mount) ?? (opts.authorize && !opts.authorize(req) ? UNAUTHORIZED : null);
+    if (refused) {
+      req.resume(); // discard any body, keep the connection usable
+      return answer(res, refused);
+    }
+    if (opts.authorize) delete req.headers.authorization;
+    sanitize(req);
+    if (mount === "") return runShareRequest(req, res, onFault, () => dav.executeRequest(req, res));
+    // webdav-server resolves req.url against the mounted folder and prefixes what it sends back with rootPath.
     req.url = url.slice(mount.length) || "/";
     if (req.url.startsWith("?")) req.url = `/${req.url}`;
-    dav.executeRequest(req, res, mount);
+    runShareRequest(req, res, onFault, () => dav.executeRequest(req, res, mount));
   };
 }
 
-/**
- * webdav-server 2.6.3 dies on an `If:` header: an untagged list `(<token>)` makes it look up a file system
- * for an undefined path, and MKCOL dereferences a null file system for any `If`; both throw inside a
- * callback, i.e. an uncaught exception. When it does not crash, its evaluation passes every non-empty
- * condition list anyway (parseInternal returns "true" as soon as it has conditions). So removing the
- * header changes nothing but availability. LOCK is the exception: it reads the header itself (no
- * evaluation) to find the token of a lock refresh.
- */
-function stripIfHeader(req: IncomingMessage): void {
-  if (req.headers.if !== undefined && req.method?.toUpperCase() !== "LOCK") delete req.headers.if;
+const UNAUTHORIZED: Refusal = {
+  status: 401,
+  code: "unauthorized",
+  message: "The share needs HTTP Basic authentication: any user name, server.token as the password.",
+  headers: { "WWW-Authenticate": 'Basic realm="syncd", charset="UTF-8"' },
+};
+
+function reportFault(err: unknown, req: IncomingMessage): void {
+  process.stderr.write(`syncd: the embedded share failed on ${req.method} ${(req.url ?? "").split("?")[0]}: ${errorMessage(err)}\n`);
 }
 
 /**

@@ -17,7 +17,11 @@ export type RemoteErrorKind =
   | "server"
   | "network"
   | "timeout"
-  | "protocol";
+  | "protocol"
+  /** TLS cannot work as configured: a certificate that does not verify, or no TLS on the other side. */
+  | "tls"
+  /** Stopped by a shutdown (stop.ts), not by the server: never retried. */
+  | "aborted";
 
 export class RemoteError extends SyncdError {
   readonly kind: RemoteErrorKind;
@@ -143,13 +147,58 @@ export function toRemoteError(err: unknown, method: string, url: string): Remote
     const [kind, reason] = NETWORK_CODES[code];
     return new RemoteError(kind, method, url, `${reason}.`, { cause: err });
   }
-  if (code && /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code)) {
-    return new RemoteError("network", method, url, `TLS error ${code} (check the server's certificate and webdav.url).`, { cause: err });
-  }
+  const tls = tlsReason(e, url);
+  if (tls) return new RemoteError("tls", method, url, tls, { cause: err });
   if (code) {
     return new RemoteError("network", method, url, `network error ${code}.`, { cause: err });
   }
   // Left: malformed answers (unparseable PROPFIND XML, a missing multistatus, unexpected 2xx/3xx).
   const detail = typeof e.message === "string" && e.message ? e.message.replace(/\.$/, "") : "unknown error";
   return new RemoteError("protocol", method, url, `unexpected answer from the server: ${redactUrl(detail)}.`, { cause: err });
+}
+
+/** Why a certificate did not verify, by OpenSSL's code (Node's `err.code`). */
+const CERTIFICATE_REASONS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: "it is self-signed",
+  SELF_SIGNED_CERT_IN_CHAIN: "it was issued by a self-signed authority this machine does not trust",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "it was issued by an authority this machine does not trust",
+  UNABLE_TO_GET_ISSUER_CERT: "it was issued by an authority this machine does not trust",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "it was issued by an authority this machine does not trust",
+  CERT_HAS_EXPIRED: "it has expired",
+  CERT_NOT_YET_VALID: "it is not valid yet (check this machine's clock)",
+  ERR_TLS_CERT_ALTNAME_INVALID: "it was issued for another host name than the one in webdav.url",
+  CERT_REVOKED: "it has been revoked",
+};
+
+/**
+ * The reason (the tail of the sentence) for a TLS failure, or null when `err` is not one. Two are
+ * configuration mistakes worth naming: a certificate that does not verify, and an https:// URL that names
+ * a port without TLS, whose plain-HTTP answer OpenSSL reports as "wrong version number" (or, depending on
+ * the bytes, "packet length too long", "http request", "unknown protocol").
+ */
+function tlsReason(err: ErrorLike, url: string): string | null {
+  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 4; e = (e as ErrorLike).cause, depth++) {
+    const { code, message } = e as ErrorLike;
+    const text = typeof message === "string" ? message : "";
+    if (typeof code === "string" && CERTIFICATE_REASONS[code]) {
+      return `the server's certificate does not verify: ${CERTIFICATE_REASONS[code]} (${code}); syncd trusts the system's certificate authorities only.`;
+    }
+    if (/wrong version number|packet length too long|http request|unknown protocol/i.test(text) && (code === "EPROTO" || /^ERR_SSL_/.test(String(code)))) {
+      return `the server at ${hostOf(url)} does not speak TLS (https) on that port; check the port in webdav.url, or whether the URL should start with http://.`;
+    }
+    if (typeof code === "string" && /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code)) {
+      return `the TLS handshake with ${hostOf(url)} failed (${code}); check webdav.url and the server's TLS set-up.`;
+    }
+  }
+  return null;
+}
+
+/** `host:port` of a URL, for messages (the default port spelled out: it is the usual mistake). */
+export function hostOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
+  } catch {
+    return url;
+  }
 }

@@ -11,13 +11,25 @@ import { SyncdError } from "../errors.js";
 export class IdleTimer {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private readonly onStop = () => this.controller.abort();
 
-  constructor(private readonly timeoutMs: number) {
+  /** `stop` (see stop.ts) aborts the request too, whatever its progress; `stopped` then says so. */
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly stop: AbortSignal | null = null,
+  ) {
     this.touch();
+    if (stop?.aborted) this.controller.abort();
+    else stop?.addEventListener("abort", this.onStop, { once: true });
   }
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  /** The request was aborted by a stop, not by its own timeout. */
+  get stopped(): boolean {
+    return this.stop?.aborted === true;
   }
 
   /** Progress was made: restart the countdown. */
@@ -32,6 +44,7 @@ export class IdleTimer {
   clear(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.stop?.removeEventListener("abort", this.onStop);
   }
 }
 

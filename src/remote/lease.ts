@@ -18,6 +18,7 @@ import { LeaseLostError, LockBusyError, errorMessage } from "../errors.js";
 import { isRemoteError } from "./errors.js";
 import { readClaim, type Claim } from "./lease-claims.js";
 import type { Listing, Remote, RemoteStat } from "./remote.js";
+import { asCleanup } from "./stop.js";
 
 export const LOCK_DIR = "version.txt.lock";
 /**
@@ -71,7 +72,8 @@ const BACKOFF_CAP_MS = 2000;
 const MAX_RELISTS = 5;
 const RELIST_DELAY_MS = 100;
 
-type Verdict = { kind: "held" } | { kind: "busy"; holders: RemoteStat[] } | { kind: "unseen" };
+/** "held" carries the server's clock as the listing that proved it showed it (Date header, else our claim's mtime). */
+type Verdict = { kind: "held"; serverNow: number } | { kind: "busy"; holders: RemoteStat[] } | { kind: "unseen" };
 
 export class RemoteLease {
   private validUntil: number;
@@ -89,8 +91,19 @@ export class RemoteLease {
     private readonly claimPath: string,
     private readonly claimBody: Buffer,
     validUntil: number,
+    private readonly serverClock: { serverMs: number; localMs: number },
   ) {
     this.validUntil = validUntil;
+  }
+
+  /**
+   * The share server's clock now, in ms since the epoch: read when the lease was taken (the listing's Date
+   * header, else our claim's mtime) and advanced by the local monotonic clock since. Decisions that must not
+   * rest on this machine's wall clock alone (tombstone purges, whose clock is wrong) use it.
+   */
+  serverNow(): number {
+    // Whole milliseconds, as every other time the share records (a fraction would be stored as a REAL).
+    return Math.floor(this.serverClock.serverMs + (this.settings.now() - this.serverClock.localMs));
   }
 
   static async acquire(remote: Remote, options: LeaseOptions): Promise<RemoteLease> {
@@ -109,11 +122,15 @@ export class RemoteLease {
         verdict = await inspect(remote, token, s);
       } catch (err) {
         // Best effort: a claim left behind (even by a PUT that failed late) would block others for a TTL.
-        await remote.delete(claimPath).catch(() => {});
+        // Also after a shutdown stopped the attempt (stop.ts): that is what asCleanup allows.
+        await asCleanup(() => remote.delete(claimPath)).catch(() => {});
         throw err;
       }
       if (verdict.kind === "held") {
-        const lease = new RemoteLease(remote, s, token, claimPath, body, started + s.ttlMs - MTIME_GRANULARITY_MS);
+        const lease = new RemoteLease(remote, s, token, claimPath, body, started + s.ttlMs - MTIME_GRANULARITY_MS, {
+          serverMs: verdict.serverNow,
+          localMs: s.now(),
+        });
         s.onEvent({ type: "acquired", detail: token });
         lease.scheduleHeartbeat();
         return lease;
@@ -155,7 +172,8 @@ export class RemoteLease {
     clearTimeout(this.timer);
     // A heartbeat PUT landing after our DELETE would resurrect the claim and block others for a TTL.
     await this.inFlight;
-    await deleteIgnoringMissing(this.remote, this.claimPath);
+    // Also after a shutdown stopped the run (stop.ts), briefly: a claim left behind blocks others for a TTL.
+    await asCleanup(() => deleteIgnoringMissing(this.remote, this.claimPath));
   }
 
   /** @internal Tests only: the holder goes silent, as if its process froze. */
@@ -301,7 +319,11 @@ async function inspect(remote: Remote, token: string, s: Settings): Promise<Verd
       continue;
     }
     // Without our own claim in it, a listing proves nothing: it may predate another's claim too.
-    if (complete && claims.some((c) => c.name === ownName)) return { kind: "held" };
+    const own = claims.find((c) => c.name === ownName);
+    if (complete && own) {
+      const mtime = own.mtime.getTime();
+      return { kind: "held", serverNow: listing.serverDate?.getTime() ?? (Number.isNaN(mtime) ? Date.now() : mtime) };
+    }
     relist++;
     if (relist <= MAX_RELISTS) await s.sleep(RELIST_DELAY_MS * relist);
   }

@@ -1,37 +1,51 @@
 /**
  * The share a configuration points at: the configured WebDAV URL, or, when there is none, the embedded
  * share in `<dataDir>/share` (SPEC §4). Outside the daemon the embedded share is served for the length of
- * the command on an ephemeral loopback port, so that every sync goes through the same WebDAV code path.
+ * the command on an ephemeral loopback port, with a password of its own, so that every sync goes through
+ * the same WebDAV code path.
  * Either way the Remote retries transient failures (retry.ts).
  */
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
-import { startEmbeddedShare } from "./embedded-share.js";
+import { startPrivateShare } from "./embedded-share.js";
 import type { Remote } from "./remote.js";
 import { RETRY_DEFAULTS, withRetries, type RetryOptions } from "./retry.js";
 import { createWebdavRemote } from "./webdav-remote.js";
 
 export async function openRemote(config: Config, retry: Pick<RetryOptions, "onRetry"> = {}): Promise<Remote> {
+  return retrying(await openPlainRemote(config), config, retry);
+}
+
+/**
+ * The same share without the retry decorator, for the capability probe: it measures what the server
+ * answers, which retries would repeat or hide (a MOVE answered 500 would be sent five times).
+ */
+export async function openPlainRemote(config: Config): Promise<Remote> {
   const { webdav } = config;
   if (webdav.url) {
-    const remote = createWebdavRemote({
+    return createWebdavRemote({
       url: webdav.url,
       root: webdav.root,
       username: webdav.username,
       password: webdav.password,
       timeoutMs: webdav.timeoutMs,
     });
-    return retrying(remote, config, retry);
   }
-  const server = await startEmbeddedShare({ dir: join(config.dataDir, "share"), host: "127.0.0.1", port: 0 });
-  const remote = createWebdavRemote({ url: server.url, root: webdav.root, timeoutMs: webdav.timeoutMs });
+  const server = await startPrivateShare(join(config.dataDir, "share"));
+  const remote = createWebdavRemote({
+    url: server.url,
+    root: webdav.root,
+    username: server.username,
+    password: server.password,
+    timeoutMs: webdav.timeoutMs,
+  });
   // Closing the remote also stops the server it talks to.
   const closeClient = remote.close.bind(remote);
   remote.close = async () => {
     await closeClient();
     await server.close();
   };
-  return retrying(remote, config, retry);
+  return remote;
 }
 
 /**

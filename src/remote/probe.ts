@@ -24,16 +24,15 @@ import { ShareError } from "../errors.js";
 import type { Library } from "../store/library.js";
 import { isRemoteError, type RemoteErrorKind } from "./errors.js";
 import { isCompleteListing, LISTING_END } from "./lease.js";
+import { isAlive, newScratchName, parseOwner, removeStaleScratch, SCRATCH_PREFIX, thisProcess, writeOwner, type ScratchOwner } from "./probe-scratch.js";
 import type { Remote, RemoteStat } from "./remote.js";
+import { asCleanup } from "./stop.js";
 import { rawRequesterOf, type RawRequester, type RawResponse } from "./webdav-remote.js";
 import { notesOf, PROBE_REPORT_VERSION, refusalOf, warningsOf, type EtagFinding, type ProbeFindings, type ProbeReport } from "./probe-report.js";
 
 export { describeReport, PROBE_REPORT_VERSION, type EtagFinding, type ProbeFindings, type ProbeReport } from "./probe-report.js";
-
-/** Scratch folders are named `${SCRATCH_PREFIX}<random hex>` under the share's root. */
-export const SCRATCH_PREFIX = ".syncd-probe-";
-/** A scratch folder this old was left by a probe that died: the next probe removes it. */
-const STALE_SCRATCH_MS = 60 * 60 * 1000;
+/** Scratch folders are named `${SCRATCH_PREFIX}<random hex>` under the share's root (see probe-scratch.ts). */
+export { SCRATCH_PREFIX } from "./probe-scratch.js";
 
 export interface ProbeOptions {
   /** Raw requests for the checks the Remote interface hides; default: the remote's own, if it has one. */
@@ -54,6 +53,8 @@ export interface ProbeOptions {
   now?: () => number;
   /** Name of the scratch folder under the root (default `.syncd-probe-<random>`). */
   scratchName?: string;
+  /** Scratch folders of this data directory's probes that did not finish: removed whatever their age. */
+  leftovers?: string[];
   /** How the report names the share (default remote.location; see probeLocation). */
   location?: string;
 }
@@ -80,7 +81,7 @@ export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promi
   const trials = Math.max(1, opts.listingTrials ?? 16);
   const concurrency = Math.max(1, opts.listingConcurrency ?? 8);
   const relistDelay = opts.relistDelayMs ?? ((i: number) => Math.min(1000, 100 * i));
-  const scratch = opts.scratchName ?? `${SCRATCH_PREFIX}${randomBytes(6).toString("hex")}`;
+  const scratch = opts.scratchName ?? newScratchName();
   const at = (name: string) => `${scratch}/${name}`;
   const probedAt = new Date(now()).toISOString();
   const location = opts.location ?? remote.location;
@@ -90,10 +91,13 @@ export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promi
   let findings: ProbeFindings;
   let scratchRemoved = false;
   try {
-    await removeStaleScratch(remote, scratch, clock);
+    // Who is probing here, before anything else: another probe must be able to tell that we are alive.
+    await writeOwner(remote, scratch, thisProcess());
+    await removeDeadScratch(remote, scratch, opts.leftovers ?? [], clock);
     findings = await runChecks();
   } finally {
-    scratchRemoved = await removeScratch(remote, scratch);
+    // Also after a shutdown stopped the checks (stop.ts), briefly: that is what a scratch folder must not outlive.
+    scratchRemoved = await asCleanup(() => removeScratch(remote, scratch));
   }
 
   const refusal = refusalOf(findings, maxRelists, relistDelay);
@@ -319,6 +323,30 @@ export function probeStateKey(location: string): string {
 
 type StateStore = Pick<Library, "getState" | "setState">;
 
+/** What the record holds while a probe runs (see probeAndRecord). */
+interface UnfinishedProbe {
+  unfinished: { scratch: string; owner: ScratchOwner };
+}
+
+/**
+ * The scratch folder of a probe from this data directory that never recorded its report, if its process
+ * is gone: it ran before a reboot (or in another container), or its pid is no longer alive here.
+ */
+function unfinishedProbe(library: StateStore, location: string): string | null {
+  let record: Partial<UnfinishedProbe>;
+  try {
+    record = JSON.parse(library.getState(probeStateKey(location)) ?? "null") as Partial<UnfinishedProbe>;
+  } catch {
+    return null;
+  }
+  const scratch = record?.unfinished?.scratch;
+  const owner = parseOwner(JSON.stringify(record?.unfinished?.owner ?? null));
+  if (typeof scratch !== "string" || !scratch.startsWith(SCRATCH_PREFIX) || !owner) return null;
+  const me = thisProcess();
+  const gone = owner.machine !== me.machine || (owner.pid !== me.pid && !isAlive(owner.pid));
+  return gone ? scratch : null;
+}
+
 /** The report recorded for this share, or null (none yet, or unreadable). */
 export function readProbeReport(library: StateStore, location: string): ProbeReport | null {
   const text = library.getState(probeStateKey(location));
@@ -338,10 +366,18 @@ export function recordProbeReport(library: StateStore, location: string, report:
 /**
  * Probes and records the report for `location` (also when the share is refused, then rethrowing).
  * `syncd probe` uses it; ensureProbed calls it when there is no report yet.
+ *
+ * Until the report is recorded, the record says which scratch folder the probe uses and whose it is: if
+ * the process dies meanwhile, the next probe from this data directory (the next sync, since there is no
+ * report) removes that folder, whatever its age.
  */
 export async function probeAndRecord(library: StateStore, remote: Remote, location: string, opts: ProbeOptions = {}): Promise<ProbeReport> {
+  const leftover = unfinishedProbe(library, location);
+  const scratchName = opts.scratchName ?? newScratchName();
+  const unfinished: UnfinishedProbe = { unfinished: { scratch: scratchName, owner: thisProcess() } };
+  library.setState(probeStateKey(location), JSON.stringify(unfinished));
   try {
-    const report = await probeShare(remote, { ...opts, location });
+    const report = await probeShare(remote, { ...opts, location, scratchName, leftovers: [...(opts.leftovers ?? []), ...(leftover ? [leftover] : [])] });
     recordProbeReport(library, location, report);
     return report;
   } catch (err) {
@@ -386,13 +422,16 @@ function hasMtime(e: RemoteStat): boolean {
   return e.mtime instanceof Date && !Number.isNaN(e.mtime.getTime());
 }
 
-/** Runs fn; null when it succeeds, else the kind of the RemoteError it threw (anything else propagates). */
+/**
+ * Runs fn; null when it succeeds, else the kind of the RemoteError it threw (anything else propagates, and
+ * so does a stop: a stopped request measured nothing).
+ */
 async function failureKind(fn: () => Promise<unknown>): Promise<RemoteErrorKind | null> {
   try {
     await fn();
     return null;
   } catch (err) {
-    if (isRemoteError(err)) return err.kind;
+    if (isRemoteError(err) && err.kind !== "aborted") return err.kind;
     throw err;
   }
 }
@@ -459,17 +498,12 @@ async function removeScratch(remote: Remote, scratch: string): Promise<boolean> 
   }
 }
 
-/** Scratch folders of probes that died (older than an hour by the server's clock). Best effort. */
-async function removeStaleScratch(remote: Remote, own: string, clock: ClockSampler): Promise<void> {
+/** Scratch folders of probes that died (probe-scratch.ts). Best effort, but a stop is not swallowed. */
+async function removeDeadScratch(remote: Remote, own: string, leftovers: string[], clock: ClockSampler): Promise<void> {
   try {
-    const listing = await clock.time(() => remote.list(""));
-    const serverNow = (listing.serverDate ?? new Date()).getTime();
-    for (const e of listing.entries) {
-      if (e.type !== "directory" || !e.name.startsWith(SCRATCH_PREFIX) || e.name === own) continue;
-      if (!(serverNow - e.mtime.getTime() > STALE_SCRATCH_MS)) continue; // no mtime: leave it
-      await remote.delete(`${e.path}/`).catch(() => {});
-    }
-  } catch {
+    await removeStaleScratch(remote, await clock.time(() => remote.list("")), { own, leftovers });
+  } catch (err) {
     // A root that cannot be listed is found out by the checks themselves.
+    if (isRemoteError(err, "aborted")) throw err;
   }
 }

@@ -38,9 +38,13 @@
  * ends with its own timeout (webdav.timeoutMs). Writes are made under the lease, which is checked before
  * each call but not between the attempts inside it, so open.ts keeps the budget within the lease's reserve
  * (a third of its TTL): every attempt of a write starts while the lease that allowed the call still holds.
+ *
+ * A shutdown (stop.ts) ends the wait for the next attempt at once, with a failure of kind "aborted" (never
+ * retried, like "tls"): a stopped run has nothing left to wait for.
  */
 import { isRemoteError, RemoteError } from "./errors.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "./remote.js";
+import { stopSignal } from "./stop.js";
 import type { Readable } from "node:stream";
 
 export type RemoteOp = "get" | "getStream" | "put" | "delete" | "move" | "mkdir" | "stat" | "list";
@@ -64,7 +68,8 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** No attempt starts later than this after the first one (default 30 s). */
   budgetMs?: number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits `ms`, or less once `signal` (a shutdown) aborts; the default honours it. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** In [0, 1); default Math.random. */
   random?: () => number;
   /** Milliseconds on a monotonic clock; default performance.now. */
@@ -136,7 +141,7 @@ class RetryingRemote implements Remote {
       baseDelayMs: opts.baseDelayMs ?? RETRY_DEFAULTS.baseDelayMs,
       maxDelayMs: opts.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs,
       budgetMs: opts.budgetMs ?? RETRY_DEFAULTS.budgetMs,
-      sleep: opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      sleep: opts.sleep ?? abortableSleep,
       random: opts.random ?? Math.random,
       now: opts.now ?? (() => performance.now()),
       onRetry: opts.onRetry ?? (() => {}),
@@ -229,7 +234,9 @@ class RetryingRemote implements Remote {
           throw withAttempts(err, attempt, elapsed, true, note);
         }
         s.onRetry({ op, path, attempt, delayMs: delay, error: err });
-        await s.sleep(delay);
+        const stop = stopSignal();
+        await untilStopped(s.sleep(delay, stop ?? undefined), stop);
+        if (stop?.aborted) throw stoppedWaiting(err, attempt);
       }
     }
   }
@@ -250,6 +257,43 @@ function withAttempts(err: unknown, attempts: number, elapsedMs: number, gaveUp:
     status: err.status,
     retryAfterMs: err.retryAfterMs,
     cause: err,
+  });
+}
+
+/** A shutdown came while waiting for the next attempt: the last failure, and that the retries stopped. */
+function stoppedWaiting(err: RemoteError, attempts: number): RemoteError {
+  const reason = err.message.slice(err.message.indexOf(" failed: ") + 9).replace(/\.$/, "");
+  const count = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
+  return new RemoteError("aborted", err.method, err.url, `${reason}; no more attempts after ${count}, because syncd was asked to stop.`, {
+    status: err.status,
+    cause: err,
+  });
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Resolves when `sleeping` does or `stop` aborts, whichever comes first (an injected sleep may ignore the signal). */
+function untilStopped(sleeping: Promise<void>, stop: AbortSignal | null): Promise<void> {
+  if (!stop) return sleeping;
+  if (stop.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      stop.removeEventListener("abort", done);
+      resolve();
+    };
+    stop.addEventListener("abort", done, { once: true });
+    void sleeping.then(done, done);
   });
 }
 

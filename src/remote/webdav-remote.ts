@@ -8,9 +8,9 @@
  * loopback Apache spends serving it (2,000 small PUTs: 3.5–5.4 s through the client, 2.0 s direct; a GET of
  * version.txt 1.3 ms vs 0.7 ms), and a direct GET sends no Accept-Encoding, so bytes arrive exactly as stored.
  *
- * Timeouts: requests without a body to stream (PROPFIND, MKCOL, MOVE, DELETE) get a fixed
- * AbortSignal.timeout(timeoutMs). GET and PUT bodies get an idle timeout of the same length instead
- * (idle-timeout.ts), so a large file on a slow link is not aborted while bytes still flow.
+ * Timeouts: requests without a body to stream (PROPFIND, MKCOL, MOVE, DELETE) get a fixed timeout of
+ * timeoutMs. GET and PUT bodies get an idle timeout of the same length instead (idle-timeout.ts), so a
+ * large file on a slow link is not aborted while bytes still flow. A shutdown (stop.ts) aborts any of them.
  */
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
@@ -18,9 +18,11 @@ import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { createClient, parseXML, prepareFileFromProps, type FileStat, type WebDAVClient } from "webdav";
 import { ConfigError } from "../errors.js";
-import { isRemoteError, RemoteError, toRemoteError } from "./errors.js";
+import { hostOf, isRemoteError, RemoteError, toRemoteError } from "./errors.js";
 import { IdleTimer, watchDownload, watchUpload } from "./idle-timeout.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "./remote.js";
+import { stopSignal } from "./stop.js";
+import { speaksTls } from "./tls-check.js";
 
 export interface WebdavRemoteOptions {
   url: string;
@@ -92,6 +94,8 @@ class WebdavRemote implements Remote {
   private readonly timeoutMs: number;
   /** Headers of every request (the Authorization header, when there are credentials). */
   private readonly headers: Record<string, string>;
+  /** For an http:// URL, whether its port turned out to speak TLS (asked once, after a failure; see plainToTls). */
+  private tlsPort: Promise<boolean> | null = null;
 
   constructor(opts: WebdavRemoteOptions) {
     let base: URL;
@@ -145,8 +149,9 @@ class WebdavRemote implements Remote {
 
   async getStream(path: string): Promise<Readable> {
     const url = this.urlFor(path);
+    const stop = stopNow("GET", url);
     for (let attempt = 1; ; attempt++) {
-      const idle = new IdleTimer(this.timeoutMs);
+      const idle = new IdleTimer(this.timeoutMs, stop);
       let response: IncomingMessage;
       try {
         // A status ≥ 400 rejects here, before a stream is handed out (never as an error on a returned stream).
@@ -154,19 +159,20 @@ class WebdavRemote implements Remote {
       } catch (err) {
         idle.clear();
         if (attempt === 1 && STALE_SOCKET.has(err as object)) continue;
-        throw toRemoteError(timedOut(err, idle.signal), "GET", url);
+        throw await this.failure(err, idle, "GET", url);
       }
-      return watchDownload(response, idle, (err) => toRemoteError(timedOut(err, idle.signal), "GET", url));
+      return watchDownload(response, idle, (err) => (idle.stopped ? stopped("GET", url, err) : toRemoteError(timedOut(err, idle.signal), "GET", url)));
     }
   }
 
   async put(path: string, body: Buffer | StreamBody): Promise<void> {
     const url = this.urlFor(path);
     const size = Buffer.isBuffer(body) ? body.length : body.size;
+    const stop = stopNow("PUT", url);
     for (let attempt = 1; ; attempt++) {
       // A stream body is a factory so that a second attempt reads it afresh.
       const source = Buffer.isBuffer(body) ? Readable.from(slices(body)) : body.open();
-      const idle = new IdleTimer(this.timeoutMs);
+      const idle = new IdleTimer(this.timeoutMs, stop);
       const upload = watchUpload(source, size, idle, path);
       try {
         // Always a Content-Length, never a chunked body: servers behind PHP-FPM store a chunked PUT as an
@@ -185,7 +191,7 @@ class WebdavRemote implements Remote {
         if (local) throw local;
         if (attempt === 1 && STALE_SOCKET.has(err as object)) continue;
         // A PUT into a missing folder is 409 on most servers, 404 on rclone, 500 on nginx (FIELD-NOTES).
-        throw await this.missingParent(toRemoteError(timedOut(err, idle.signal), "PUT", url), path, [404, 500]);
+        throw await this.missingParent(await this.failure(err, idle, "PUT", url), path, [404, 500]);
       } finally {
         idle.clear();
         // The server may answer (401, 507…) before the body is consumed: release the file handle.
@@ -306,15 +312,17 @@ class WebdavRemote implements Remote {
   }
 
   /** See RawRequest. Uses the configured credentials and the same keep-alive pool as every other request. */
-  private raw(req: RawRequest): Promise<RawResponse> {
+  private async raw(req: RawRequest): Promise<RawResponse> {
     const url = this.pathUrl(req.path);
     const body = req.body ?? Buffer.alloc(0);
     const headers: Record<string, string> = { ...this.headers, ...req.headers, "Content-Length": String(body.length) };
     if (req.destination !== undefined) headers.Destination = this.pathUrl(req.destination);
     const send = url.startsWith("https:") ? httpsRequest : httpRequest;
-    const fail = (err: unknown) => toRemoteError(err, req.method, this.urlFor(req.path));
-    return new Promise<RawResponse>((resolve, reject) => {
-      const request = send(url, { method: req.method, headers, agent: this.agent, signal: AbortSignal.timeout(this.timeoutMs) }, (res) => {
+    const where = this.urlFor(req.path);
+    const timer = new IdleTimer(this.timeoutMs, stopNow(req.method, where)); // never touched: a fixed timeout
+    const fail = (err: unknown) => (timer.stopped ? stopped(req.method, where, err) : toRemoteError(err, req.method, where));
+    return await new Promise<RawResponse>((resolve, reject) => {
+      const request = send(url, { method: req.method, headers, agent: this.agent, signal: timer.signal }, (res) => {
         const chunks: Buffer[] = [];
         let kept = 0;
         res.on("data", (chunk: Buffer) => {
@@ -326,7 +334,7 @@ class WebdavRemote implements Remote {
       });
       request.on("error", (err) => reject(fail(err)));
       request.end(body);
-    });
+    }).finally(() => timer.clear());
   }
 
   /** The percent-encoded URL of a path; a trailing "/" (a folder) is kept, and the root is always "…/". */
@@ -420,13 +428,61 @@ class WebdavRemote implements Remote {
   }
 
   private async call<T>(method: string, path: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const url = this.urlFor(path);
+    const timer = new IdleTimer(this.timeoutMs, stopNow(method, url)); // never touched: a fixed timeout
     try {
-      return await fn(AbortSignal.timeout(this.timeoutMs));
+      return await fn(timer.signal);
     } catch (err) {
       discardErrorBody(err);
-      throw toRemoteError(err, method, this.urlFor(path));
+      throw await this.failure(err, timer, method, url);
+    } finally {
+      timer.clear();
     }
   }
+
+  /** The RemoteError for a request that got no usable answer: stopped, timed out, or whatever the cause says. */
+  private async failure(err: unknown, timer: IdleTimer, method: string, url: string): Promise<RemoteError> {
+    if (timer.stopped) return stopped(method, url, err);
+    return this.plainToTls(toRemoteError(timedOut(err, timer.signal), method, url));
+  }
+
+  /**
+   * An http:// URL that names a TLS port: servers answer the plain request by closing the connection
+   * (Node, lighttpd), with a TLS alert that does not parse as HTTP, or with a 400 (Apache, nginx, Go). Those
+   * failures are common for other reasons too, so the port is asked once, by a TLS handshake that sends
+   * nothing, whether it speaks TLS; if it does, the failure says so instead of being retried as a network error.
+   */
+  private async plainToTls(err: RemoteError): Promise<RemoteError> {
+    const base = new URL(this.rootUrl);
+    if (base.protocol !== "http:") return err;
+    const code = systemCodeOf(err.cause);
+    const refused = err.kind === "network" && (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || /^HPE_/.test(code ?? ""));
+    if (!refused && err.status !== 400) return err;
+    this.tlsPort ??= speaksTls(base.hostname.replace(/^\[|\]$/g, ""), Number(base.port || 80), Math.min(this.timeoutMs, 3000));
+    if (!(await this.tlsPort)) return err;
+    const reason = `the server at ${hostOf(this.rootUrl)} speaks TLS (https) on that port, not plain HTTP; make webdav.url start with https://.`;
+    return new RemoteError("tls", err.method, err.url, reason, { status: err.status, cause: err });
+  }
+}
+
+/** A request must not start: a stop (stop.ts) has taken effect. Else the stop signal to give it, if any. */
+function stopNow(method: string, url: string): AbortSignal | null {
+  const stop = stopSignal();
+  if (stop?.aborted) throw stopped(method, url);
+  return stop;
+}
+
+function stopped(method: string, url: string, cause?: unknown): RemoteError {
+  return new RemoteError("aborted", method, url, "stopped, because syncd was asked to stop.", cause === undefined ? {} : { cause });
+}
+
+/** The first system error code in a cause chain ("ECONNRESET", "HPE_INVALID_CONSTANT"…). */
+function systemCodeOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && !(e instanceof RemoteError)) return code;
+  }
+  return undefined;
 }
 
 function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {

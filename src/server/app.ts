@@ -5,7 +5,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import type { Library } from "../store/library.js";
 import type { SyncStatusReport } from "../sync/engine.js";
-import { bearerToken, isLoopbackHostHeader, tokenMatches } from "./auth.js";
+import { bearerToken, isLoopbackHostHeader, sameOrigin, tokenMatches } from "./auth.js";
 import type { EventHub } from "./event-hub.js";
 import { ApiError, errorBody, errorResponse } from "./http-errors.js";
 import type { Logger } from "./log.js";
@@ -83,12 +83,4 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/api/v1/changes", changesRoutes());
   app.route("/api/v1/sse", eventRoutes());
   return app;
-}
-
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  try {
-    return host !== undefined && new URL(origin).host === host;
-  } catch {
-    return false;
-  }
 }

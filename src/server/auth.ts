@@ -6,6 +6,8 @@
  *   WebDAV clients (ours, rclone, davfs2, file managers) speak Basic, not Bearer; Bearer works too.
  * - Without a token and on a loopback address, a request must name a loopback host: a web page the user
  *   visits could otherwise reach 127.0.0.1 through DNS rebinding (its own name resolving to 127.0.0.1).
+ * - A browser page of another origin gets nothing: the API refuses its writes, the share every request
+ *   (a page can make a browser send requests without asking; only the Origin header tells them apart).
  * Tokens are compared in constant time (as SHA-256 digests, so lengths do not leak either).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -34,6 +36,15 @@ export function basicPassword(header: string | undefined): string | null {
 export function davAuthorized(authorization: string | undefined, token: string | undefined): boolean {
   if (token === undefined) return true;
   return tokenMatches(basicPassword(authorization), token) || tokenMatches(bearerToken(authorization), token);
+}
+
+/** The Origin a browser sent names the host the request was sent to (this daemon as the page saw it). */
+export function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);

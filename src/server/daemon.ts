@@ -10,6 +10,7 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
+import { errorMessage } from "../errors.js";
 import { redactUrl } from "../remote/errors.js";
 import { createShareHandler } from "../remote/embedded-share.js";
 import { openRemote, retrying } from "../remote/open.js";
@@ -20,7 +21,7 @@ import { resolveConflict } from "../store/resolve.js";
 import { probeLocation } from "../remote/probe.js";
 import { SyncEngine } from "../sync/engine.js";
 import { createApp } from "./app.js";
-import { isLoopbackAddress } from "./auth.js";
+import { davAuthorized, isLoopbackAddress } from "./auth.js";
 import { EventHub, type EventHubOptions } from "./event-hub.js";
 import { DAV_PATH, startHttpServer, type RunningServer } from "./http-server.js";
 import type { Logger } from "./log.js";
@@ -94,8 +95,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       loopbackOnly,
       tombstoneRetentionDays: config.sync.tombstoneRetentionDays,
     });
-    const dav = embedded ? await createShareHandler({ dir: join(config.dataDir, "share"), mountPath: DAV_PATH }) : undefined;
-    http = await startHttpServer({ host, port, fetch: app.fetch, dav, token, loopbackOnly });
+    const dav = embedded
+      ? await createShareHandler({
+          dir: join(config.dataDir, "share"),
+          mountPath: DAV_PATH,
+          authorize: (req) => davAuthorized(req.headers.authorization, token),
+          onFault: (err, req) =>
+            log.error("share request failed inside webdav-server", {
+              method: req.method,
+              path: (req.url ?? "").split("?")[0],
+              error: errorMessage(err),
+              stack: err instanceof Error ? err.stack : undefined,
+            }),
+        })
+      : undefined;
+    http = await startHttpServer({ host, port, fetch: app.fetch, dav, loopbackOnly });
     const url = `http://${bracket(host)}:${http.port}`;
     const shareUrl = embedded ? `${url}${DAV_PATH}` : null;
 

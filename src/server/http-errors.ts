@@ -41,6 +41,9 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   "shutting-down": 503,
   "too-many-subscribers": 503,
   "disk-full": 507,
+  // The daemon's data directory cannot be written: the server is up but cannot do what was asked.
+  "disk-read-only": 503,
+  "disk-not-writable": 503,
   "share-mismatch": 409,
   "share-empty": 409,
   "too-many-deletions": 409,

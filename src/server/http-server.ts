@@ -1,13 +1,14 @@
 /**
  * The daemon's one HTTP server: `/dav…` goes to the embedded WebDAV share (raw node request/response, as
- * webdav-server needs them), everything else to the Hono app. Bound to `server.host` only.
+ * webdav-server needs them; the share checks the token, the origin and the request itself: see
+ * embedded-share.ts), everything else to the Hono app. Bound to `server.host` only.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { SyncdError } from "../errors.js";
 import type { RequestHandler } from "../remote/embedded-share.js";
-import { davAuthorized, isLoopbackHostHeader } from "./auth.js";
+import { isLoopbackHostHeader } from "./auth.js";
 import { errorBody } from "./http-errors.js";
 
 export const DAV_PATH = "/dav";
@@ -18,7 +19,6 @@ export interface HttpServerOptions {
   fetch: (request: Request) => Response | Promise<Response>;
   /** The embedded share's handler (mounted at DAV_PATH), when this daemon serves one. */
   dav?: RequestHandler;
-  token?: string;
   loopbackOnly?: boolean;
 }
 
@@ -90,19 +90,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
 }
 
 function serveDav(req: IncomingMessage, res: ServerResponse, dav: RequestHandler, opts: HttpServerOptions): void {
-  const refuse = (status: number, code: string, message: string, headers: Record<string, string> = {}) => {
-    req.resume(); // discard any body, keep the connection usable
-    res.writeHead(status, { "Content-Type": "application/json", ...headers }).end(JSON.stringify(errorBody(code, message)));
-  };
   if (opts.loopbackOnly && !isLoopbackHostHeader(req.headers.host)) {
-    return refuse(403, "forbidden-host", "This daemon answers only to localhost names (set server.token to serve other names).");
+    req.resume(); // discard any body, keep the connection usable
+    const message = "This daemon answers only to localhost names (set server.token to serve other names).";
+    res.writeHead(403, { "Content-Type": "application/json" }).end(JSON.stringify(errorBody("forbidden-host", message)));
+    return;
   }
-  if (!davAuthorized(req.headers.authorization, opts.token)) {
-    return refuse(401, "unauthorized", "The share needs HTTP Basic authentication: any user name, server.token as the password.", {
-      "WWW-Authenticate": 'Basic realm="syncd", charset="UTF-8"',
-    });
-  }
-  // Checked here; webdav-server would look the user name up in its own (empty) user list and refuse.
-  delete req.headers.authorization;
   dav(req, res);
 }

@@ -62,6 +62,17 @@ export class BlobStore {
     }
   }
 
+  /** The size of a stored blob, or null when it is not stored: what an entry's `size` is checked against. */
+  sizeOf(hash: string): number | null {
+    try {
+      const st = statSync(this.path(hash));
+      return st.isFile() ? st.size : null;
+    } catch (err) {
+      if (errCode(err) === "ENOENT") return null;
+      throw err;
+    }
+  }
+
   async writeFromFile(srcPath: string): Promise<BlobInfo> {
     const notRegular = () => new SyncdError("source-unreadable", `${srcPath} is not a regular file.`);
     let source: FileHandle;

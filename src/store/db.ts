@@ -1,8 +1,36 @@
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { SyncdError } from "../errors.js";
+import { diskProblem, type DiskProblem } from "./disk-errors.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
+import { openForReading } from "./read-only-db.js";
 
 export type Db = Database.Database;
+
+export interface LibraryDb {
+  db: Db;
+  /** Why the library could only be opened for reading (see openLibraryDb), or null. */
+  readOnly: DiskProblem | null;
+  close(): void;
+}
+
+/**
+ * The library's database, for reading and writing when its directory allows it; else, when an existing
+ * library cannot be opened because its directory is read-only, not writable by this user or on a full
+ * disk, for reading only (read-only-db.ts), so that the commands that only read still work there.
+ */
+export function openLibraryDb(file: string): LibraryDb {
+  try {
+    const db = openLocalDb(file);
+    return { db, readOnly: null, close: () => db.close() };
+  } catch (err) {
+    const problem = existsSync(file) ? diskProblem(err, dirname(file)) : null;
+    if (!problem) throw err;
+    const opened = openForReading(file, problem, dirname(file));
+    return { ...opened, readOnly: problem };
+  }
+}
 
 /**
  * Opens (creating if needed) the local library database and brings its schema up to date.

@@ -15,11 +15,12 @@ import { Readable } from "node:stream";
 import type { Statement, Transaction } from "better-sqlite3";
 import pLimit from "p-limit";
 import { monotonicFactory, ulid } from "ulidx";
-import { EntryNotFoundError, SyncdError, UsageError } from "../errors.js";
+import { EntryNotFoundError, errorMessage, IntegrityError, SyncdError, UsageError } from "../errors.js";
 import { type Entry, type Meta, validateName } from "../model/entry.js";
 import { type ClockWarning, describeDrift, HybridClock } from "../sync/hlc.js";
 import { type BlobInfo, BlobStore } from "./blob-store.js";
-import { type Db, openLocalDb } from "./db.js";
+import { type Db, openLibraryDb } from "./db.js";
+import { DiskError, localDiskError, type DiskProblem } from "./disk-errors.js";
 import { type EntryRow, metaToJson, rowToEntry } from "./entry-row.js";
 import { listFiles } from "./walk.js";
 
@@ -60,9 +61,22 @@ const IMPORT_BATCH = 500;
 /** Changing a tombstone would resurrect it half-way; the message says what to do instead. */
 export class EntryDeletedError extends SyncdError {
   constructor(entry: Entry) {
-    super("entry-deleted", `Entry ${entry.id} (${JSON.stringify(entry.name)}) is deleted and cannot be changed; add the file again instead.`);
+    super("entry-deleted", `Entry ${entry.id} (${JSON.stringify(entry.name)}) is deleted and cannot be changed; restore it first ("syncd restore ${entry.id}").`);
   }
 }
+
+/** A restore needs the entry's last content, and neither the local store nor the given source has it. */
+export class ContentUnavailableError extends SyncdError {
+  constructor(entry: Entry, why: string, options?: { cause?: unknown }) {
+    super("content-unavailable", `The content of deleted entry ${entry.id} (${JSON.stringify(entry.name)}) is not available here: ${why}; nothing was restored.`, options);
+  }
+}
+
+/**
+ * Where a restore finds content that the local store released: a stream of the bytes stored under `hash`,
+ * or null when the source does not have them (sync/share-content.ts: the share's data file).
+ */
+export type ContentFetcher = (hash: string) => Promise<Readable | null>;
 
 /** A blob vanished between writing it and referencing it (another process released it): write it again. */
 class BlobVanished extends SyncdError {
@@ -74,14 +88,19 @@ class BlobVanished extends SyncdError {
 /** Content writes in flight during an import or a multi-file change. */
 const BLOB_WRITE_CONCURRENCY = 8;
 
+/**
+ * Opens the library in `dataDir`, creating it if needed. A data directory that cannot be written (read-only,
+ * not this user's, or on a full disk) opens for reading only (db.ts openLibraryDb): reading works, and every
+ * write fails with a sentence that says why (Library.readOnly).
+ */
 export async function openLibrary(dataDir: string, opts: LibraryOptions): Promise<Library> {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
-  const db = openLocalDb(join(dir, "library.db"));
+  const opened = openLibraryDb(join(dir, "library.db"));
   try {
-    return new Library(db, dir, opts);
+    return new Library(opened.db, dir, opts, opened);
   } catch (err) {
-    db.close();
+    opened.close();
     throw err;
   }
 }
@@ -103,17 +122,24 @@ export class Library {
   private readonly mutateTx: Transaction<(id: string, change: (e: Entry) => Changes | null) => { before: Entry; after: Entry }>;
   private readonly insertTx: Transaction<(rows: Array<{ name: string; blob: BlobInfo; meta: string }>) => Entry[]>;
   private readonly releaseTx: Transaction<(hash: string) => void>;
+  private readonly restoreTx: Transaction<(ids: string[]) => Entry[]>;
+  /** Why this library was opened for reading only (see openLibrary), or null: then every write fails with it. */
+  readonly readOnly: DiskProblem | null;
+  private readonly closeDb: () => void;
 
   constructor(
     readonly db: Db,
     readonly dataDir: string,
     opts: LibraryOptions,
+    access: { readOnly?: DiskProblem | null; close?: () => void } = {},
   ) {
     this.instanceName = opts.instanceName;
     this.now = opts.now ?? Date.now;
     this.onClockWarning = opts.onClockWarning ?? warnOnStderr;
+    this.readOnly = access.readOnly ?? null;
+    this.closeDb = access.close ?? (() => db.close());
     this.blobs = new BlobStore(dataDir);
-    this.blobs.cleanTemp();
+    if (!this.readOnly) this.blobs.cleanTemp();
     this.sql = {
       byId: db.prepare("SELECT * FROM entries WHERE id = ?"),
       live: db.prepare("SELECT * FROM entries WHERE deleted = 0 ORDER BY name, id"),
@@ -130,11 +156,16 @@ export class Library {
       hashLive: db.prepare("SELECT 1 FROM entries WHERE hash = ? AND deleted = 0 LIMIT 1"),
     };
     // INSERT OR IGNORE then read back: if two processes open a new data directory at once, one id wins.
-    db.prepare("INSERT OR IGNORE INTO state (key, value) VALUES ('instance_id', ?)").run(ulid());
+    // Only when there is none yet: opening a library for reading must not write.
+    if (this.getState("instance_id") === null) {
+      this.writable();
+      db.prepare("INSERT OR IGNORE INTO state (key, value) VALUES ('instance_id', ?)").run(ulid());
+    }
     this.instanceId = this.getState("instance_id") as string;
     this.currentClock = this.makeClock(this.getState("hlc"));
     this.mutateTx = db.transaction((id, change) => this.mutateInTx(id, change));
     this.insertTx = db.transaction((rows) => rows.map((row) => this.insertInTx(row.name, row.blob, row.meta)));
+    this.restoreTx = db.transaction((ids) => ids.map((id) => this.restoreInTx(id)));
     this.releaseTx = db.transaction((hash) => {
       if (this.sql.hashLive.get(hash) === undefined) this.blobs.remove(hash);
     });
@@ -153,6 +184,7 @@ export class Library {
    * labels (two instances may add the same name before they sync, and both entries must survive).
    */
   async add(input: { source: ContentSource; name: string; meta?: Meta }): Promise<Entry> {
+    this.writable();
     const name = validateName(input.name);
     const meta = metaToJson(input.meta === undefined ? {} : input.meta);
     const [entry] = await this.withBlobs([input.source], ([blob]) => this.insertTx.immediate([{ name, blob: blob as BlobInfo, meta }]));
@@ -160,6 +192,7 @@ export class Library {
   }
 
   async updateContent(id: string, source: ContentSource): Promise<Entry> {
+    this.writable();
     this.requireLive(id); // fail before copying what may be a large file
     const { before, after } = await this.withBlobs([source], ([written]) => {
       const blob = written as BlobInfo;
@@ -170,6 +203,7 @@ export class Library {
   }
 
   updateMeta(id: string, patch: MetaPatch): Entry {
+    this.writable();
     const unset = patch.unset ?? [];
     const both = unset.find((key) => patch.set && Object.hasOwn(patch.set, key));
     if (both !== undefined) throw new UsageError(`Metadata key ${JSON.stringify(both)} is both set and unset; choose one.`);
@@ -182,19 +216,48 @@ export class Library {
   }
 
   rename(id: string, name: string): Entry {
+    this.writable();
     validateName(name);
     return this.mutateTx.immediate(id, (cur) => (cur.name === name ? null : { name })).after;
   }
 
   /** Deletes as a tombstone (deleted = 1, kept for sync); the bytes go once no live entry uses them. */
   remove(id: string): Entry {
+    this.writable();
     const { before, after } = this.mutateTx.immediate(id, () => ({ deleted: true }));
     this.releaseBlob(before.hash);
     return after;
   }
 
+  /**
+   * Brings deleted entries back with their last name, content and metadata, as a new change (version + 1, a
+   * fresh stamp, pending) that syncs like any other; an entry that is not deleted is left as it is. All or
+   * nothing: every id is looked up and every content made available before the one transaction.
+   *
+   * A deletion releases the bytes from the local store (unless a live entry shares them), and a live row must
+   * never point at missing bytes. So content that is gone here is fetched now from `fetch` (the share, whose
+   * data file the tombstone keeps referenced until it is purged), verified against the entry's hash and size;
+   * without it, the restore fails and says so rather than bring back an entry that has no content.
+   */
+  async restore(ids: string[], opts: { fetch?: ContentFetcher } = {}): Promise<Entry[]> {
+    this.writable();
+    const entries = [...new Set(ids)].map((id) => this.require(id));
+    for (let attempt = 1; ; attempt++) {
+      for (const entry of entries) {
+        if (entry.deleted && !this.blobs.has(entry.hash)) await this.fetchContent(entry, opts.fetch);
+      }
+      try {
+        return this.restoreTx.immediate(entries.map((e) => e.id));
+      } catch (err) {
+        // Another process released a fetched blob before the commit (its own sync): fetch it again.
+        if (!(err instanceof BlobVanished) || attempt >= 3) throw err;
+      }
+    }
+  }
+
   /** Adds every regular file under `dir` (see listFiles), named by its path relative to `dir`. */
   async importDir(dir: string, opts: { onProgress?: (p: ImportProgress) => void } = {}): Promise<Entry[]> {
+    this.writable();
     const files = await listFiles(dir, { skipDirs: [this.dataDir] });
     // Every name is checked before anything is written: an import is all-or-nothing about names.
     for (const file of files) validateName(file.name);
@@ -246,11 +309,13 @@ export class Library {
   }
 
   setState(key: string, value: string): void {
+    this.writable();
     this.sql.setState.run(key, value);
   }
 
   /** Persists the clock after the sync engine fed it remote stamps (receive), never moving the stored one back. */
   persistClock(): void {
+    this.writable();
     this.db.transaction(() => {
       this.adoptStoredClock();
       this.sql.setState.run("hlc", this.currentClock.current());
@@ -263,6 +328,7 @@ export class Library {
    * insertion of a new entry (version 1, pending) whose content is already in the local store.
    */
   writeTransaction<T>(fn: (w: { stamp(): { hlc: string; now: number }; insert(name: string, blob: BlobInfo, meta: Meta): Entry }) => T): T {
+    this.writable();
     const w = {
       stamp: () => this.stamp(),
       insert: (name: string, blob: BlobInfo, meta: Meta) => this.insertInTx(validateName(name), blob, metaToJson(meta)),
@@ -272,13 +338,59 @@ export class Library {
 
   /** Drops a blob from the local store unless a live entry still uses it. */
   releaseBlob(hash: string): void {
+    this.writable();
     // Under the write lock, so that it cannot interleave with another process's "blob exists?" check in
     // mutateInTx/insertInTx: either that check sees the blob gone (and rewrites it) or we see its row.
     this.releaseTx.immediate(hash);
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.open) this.closeDb();
+  }
+
+  /** Throws the sentence that says why, when this library was opened for reading only. */
+  private writable(): void {
+    if (this.readOnly) throw new DiskError(this.readOnly, `the data directory ${this.dataDir}`, "");
+  }
+
+  private async fetchContent(entry: Entry, fetch: ContentFetcher | undefined): Promise<void> {
+    const released = "the local store released it when the entry was deleted";
+    if (!fetch) throw new ContentUnavailableError(entry, `${released}, and this restore has no share to fetch it from ("syncd restore ${entry.id}" fetches it from the share)`);
+    let stream: Readable | null;
+    try {
+      stream = await fetch(entry.hash);
+    } catch (err) {
+      throw new ContentUnavailableError(entry, `${released}, and fetching it from the share failed (${errorMessage(err).replace(/\.$/, "")})`, { cause: err });
+    }
+    if (!stream) throw new ContentUnavailableError(entry, `${released}, and the share does not have it either`);
+    try {
+      await this.blobs.writeFromStream(stream, entry.hash, entry.size);
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err;
+      throw new ContentUnavailableError(entry, `${released}, and the share's copy is damaged (it does not match the entry's hash and size)`, { cause: err });
+    }
+  }
+
+  /** The restore's write: deleted = 0 as a new change, only with the bytes in the store. */
+  private restoreInTx(id: string): Entry {
+    const before = this.require(id);
+    if (!before.deleted) return before; // not deleted (or restored meanwhile): nothing to do
+    if (!this.blobs.has(before.hash)) throw new BlobVanished();
+    const { hlc, now } = this.stamp();
+    this.sql.update.run({
+      id,
+      name: before.name,
+      hash: before.hash,
+      size: before.size,
+      meta: metaToJson(before.meta),
+      version: before.version + 1,
+      deleted: 0,
+      hlc,
+      origin: this.instanceId,
+      sync_status: before.syncStatus === "conflict" ? "conflict" : "pending",
+      now,
+    });
+    return this.require(id);
   }
 
   private requireLive(id: string): Entry {
@@ -348,6 +460,17 @@ export class Library {
     throw new UsageError("Content must be a file path, a Buffer or a stream.");
   }
 
+  /** Best effort, after a write that failed: blobs it stored that no live entry uses are not kept. */
+  private discard(blobs: Array<BlobInfo | undefined>): void {
+    for (const blob of blobs) {
+      try {
+        if (blob) this.releaseTx.immediate(blob.hash);
+      } catch {
+        // Left for no one: the space it takes is all that is lost.
+      }
+    }
+  }
+
   /** Writes the blobs, then runs `commit`; rewrites any blob that another process released meanwhile. */
   private async withBlobs<T>(
     sources: ContentSource[],
@@ -357,19 +480,35 @@ export class Library {
     // A few writes in flight at once: each ends with two fsyncs, whose latency then overlaps.
     const blobs: BlobInfo[] = new Array<BlobInfo>(sources.length);
     const limit = pLimit(BLOB_WRITE_CONCURRENCY);
-    await Promise.all(
+    let failing = false;
+    const written = await Promise.allSettled(
       sources.map((source, i) =>
         limit(async () => {
-          blobs[i] = await this.writeContent(source);
+          if (failing) return; // one failed: the rest would only be discarded
+          try {
+            blobs[i] = await this.writeContent(source);
+          } catch (err) {
+            failing = true;
+            throw err;
+          }
           onWritten?.(i, blobs[i] as BlobInfo);
         }),
       ),
     );
+    const failed = written.find((r) => r.status === "rejected");
+    if (failed) {
+      // A full disk fails an import part-way: what it did write would stay behind, taking the space it lacks.
+      this.discard(blobs);
+      throw localDiskError(failed.reason, this.dataDir) ?? failed.reason;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         return commit(blobs);
       } catch (err) {
-        if (!(err instanceof BlobVanished) || attempt >= 3 || sources.some((s) => s instanceof Readable)) throw err;
+        if (!(err instanceof BlobVanished) || attempt >= 3 || sources.some((s) => s instanceof Readable)) {
+          this.discard(blobs);
+          throw localDiskError(err, this.dataDir) ?? err; // SQLite's "database or disk is full", in a sentence
+        }
         for (const [i, source] of sources.entries()) {
           if (!this.blobs.has((blobs[i] as BlobInfo).hash)) blobs[i] = await this.writeContent(source);
         }

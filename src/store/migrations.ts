@@ -104,6 +104,23 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       ) WITHOUT ROWID;
     `);
   },
+  // 4: what this instance remembers of the share's history (sync/share-history.ts), so that a share that
+  // went back in time (a restored backup) loses nothing: the share's commit ids it has seen, and the
+  // deletions whose tombstones it purged (so that an older copy of such an entry is not taken as live).
+  (db) => {
+    db.exec(`
+      CREATE TABLE share_commits (
+        version   INTEGER PRIMARY KEY,
+        commit_id TEXT NOT NULL
+      );
+      CREATE TABLE purged (
+        id        TEXT PRIMARY KEY,
+        -- The deletion's clock stamp: a share row stamped at or before it is a state that deletion ended.
+        hlc       TEXT NOT NULL,
+        purged_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

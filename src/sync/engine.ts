@@ -6,7 +6,8 @@
  * A crash between any two steps leaves the share either at the old or at the new version, and the local
  * library either before or after this run; the next run converges from wherever it stopped.
  */
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ulid } from "ulidx";
@@ -14,19 +15,22 @@ import { errorMessage, ShareError, SyncdError } from "../errors.js";
 import { sameContent, type EntryState } from "../model/entry.js";
 import { RemoteLease } from "../remote/lease.js";
 import { ensureProbed } from "../remote/probe.js";
+import { stopRequestsOn } from "../remote/stop.js";
 import type { Remote } from "../remote/remote.js";
 import { countOpenConflicts } from "../store/conflicts.js";
 import type { Library } from "../store/library.js";
-import { emptySummary, PhaseProgress, type SyncEventListener, type SyncSummary } from "./events.js";
+import { emptySummary, PhaseProgress, type DryRunReport, type SyncEventListener, type SyncSummary } from "./events.js";
 import { LocalSyncView, type LocalSyncRow } from "./local-sync.js";
-import { collectOrphans, cutoffStamp, gcDue } from "./maintenance.js";
+import { collectOrphans, cutoffStamp, gcDue, versionTimeStep } from "./maintenance.js";
 import { acquireLocalLock } from "./local-lock.js";
-import { describeDrift, type ClockWarning } from "./hlc.js";
+import { DEFAULT_MAX_DRIFT_MS, describeDrift, describeOwnSkew, type ClockWarning } from "./hlc.js";
 import { PublishJournal, type JournalEntry } from "./publish-journal.js";
 import { RunRecord } from "./run-record.js";
 import { planEntries, type ConflictPolicy, type EntryAction, type PlanInput } from "./plan.js";
 import { loadShare, publishShare, readVersion, removeStaleUploads, type LoadedShare } from "./share-access.js";
-import type { SharedRow } from "./shared-db.js";
+import { reconcileHistory, traceLineage, type ShareLineage } from "./share-history.js";
+import { COMMITS_KEPT, type SharedRow } from "./shared-db.js";
+import { DataRepair } from "./repair.js";
 import { downloadFiles, uploadFiles, type DataFile } from "./transfer.js";
 
 export interface SyncSettings {
@@ -39,8 +43,12 @@ export interface SyncSettings {
 }
 
 export interface SyncOptions {
-  /** Bypass the skip check, and the delete and share-identity guards (SPEC §3). */
+  /** Skip the up-to-date check and reconcile in full. Overrides no guard. */
   force?: boolean;
+  /** Override the delete and share-identity guards (SPEC §3, §5 `--allow-deletes`): nothing else does. */
+  allowDeletes?: boolean;
+  /** Plan only: report what the run would do, and write nothing anywhere (no lock, no upload, no local change). */
+  dryRun?: boolean;
   /**
    * Stops the run cleanly (daemon shutdown): checked before every step that writes to the share, and
    * never once publishing has begun, so an abort leaves the share at the old or the new version.
@@ -66,6 +74,10 @@ const STATE = {
   lastError: "last_error",
   /** "1": a run had to leave a row of the share out (see applyLocally); the next run reconciles in full. */
   reconcile: "reconcile_needed",
+  /** The share's commit id at syncedVersion, and version.txt's checksum then: a share that went back in time
+   * and was written again up to the same version number is told apart by these (share-history.ts). */
+  syncedCommit: "synced_commit",
+  syncedSha: "synced_sha",
 } as const;
 
 /** Above this many candidate rows, a full reconciliation reads both sides in one scan each. */
@@ -128,10 +140,17 @@ export class SyncEngine {
     try {
       // SPEC §1's order: the local lock first, so that a manual run and the daemon never interleave even
       // their checks; then the O(1) skip check (one indexed COUNT, one GET), which ends a run with nothing to do.
+      if (options.dryRun) {
+        const summary = await stopRequestsOn(options.signal, () => this.dryRun(options));
+        summary.durationMs = Date.now() - started;
+        this.emit({ type: "sync.completed", summary });
+        return summary;
+      }
       let summary: SyncSummary | null;
       const release = await acquireLocalLock(this.library.dataDir, this.settings.lockWaitSeconds * 1000, { signal: options.signal });
       try {
-        summary = (force ? null : await this.skipCheck()) ?? (await this.run(force, options.signal));
+        // Every request of the run is stopped by the caller's signal, wherever it is made (remote/stop.ts).
+        summary = await stopRequestsOn(options.signal, async () => (force ? null : await this.skipCheck()) ?? (await this.run(options)));
       } finally {
         await release();
       }
@@ -144,7 +163,7 @@ export class SyncEngine {
         ? new SyncdError("aborted", "The sync was stopped before it finished; nothing half-done was published, the next run continues.", { cause: caught })
         : caught;
       const error = err instanceof SyncdError ? { code: err.code, message: err.message } : { code: "internal", message: errorMessage(err) };
-      this.library.setState(STATE.lastError, error.message);
+      if (!options.dryRun) this.library.setState(STATE.lastError, error.message); // a dry run writes nothing
       this.emit({ type: "sync.failed", error });
       throw err;
     }
@@ -165,7 +184,9 @@ export class SyncEngine {
       !this.reconcileNeeded() &&
       probe.kind === "ok" &&
       probe.info.version === this.syncedVersion() &&
-      probe.info.share === this.library.getState(STATE.shareId)
+      probe.info.share === this.library.getState(STATE.shareId) &&
+      // The same version number with other contents: the share was restored and written again since.
+      (this.library.getState(STATE.syncedSha) || probe.info.sha256) === probe.info.sha256
     );
   }
 
@@ -182,8 +203,9 @@ export class SyncEngine {
     return { ...emptySummary(), skipped: true, version: this.syncedVersion() };
   }
 
-  private async run(force: boolean, signal: AbortSignal | undefined): Promise<SyncSummary> {
+  private async run(options: SyncOptions): Promise<SyncSummary> {
     const summary = emptySummary();
+    const signal = options.signal;
 
     // The first time this instance meets a share, check that the server can carry the lease (SPEC §3):
     // a refusal explains why and changes nothing. Recorded, so later runs skip it.
@@ -205,6 +227,7 @@ export class SyncEngine {
       },
     });
     lockProgress.finish();
+    this.warnOwnClock(lease.serverNow());
     const workDir = join(this.library.dataDir, "tmp");
     await mkdir(workDir, { recursive: true });
     await removeStaleWorkingCopies(workDir);
@@ -221,7 +244,7 @@ export class SyncEngine {
         const removed = await removeStaleUploads(this.remote, lease.token, () => lease.assertSafeToWrite());
         if (removed.length > 0) this.emit({ type: "log", level: "warn", message: `removed stale temporary files: ${removed.join(", ")}` });
       }
-      await this.merge(share, record, force, lease, summary, signal);
+      await this.merge(share, record, options, lease, summary);
     } finally {
       if (share) {
         const file = share.db.file;
@@ -234,15 +257,9 @@ export class SyncEngine {
     return summary;
   }
 
-  private async merge(
-    share: LoadedShare,
-    record: RunRecord,
-    force: boolean,
-    lease: RemoteLease,
-    summary: SyncSummary,
-    signal?: AbortSignal,
-  ): Promise<void> {
+  private async merge(share: LoadedShare, record: RunRecord, options: SyncOptions, lease: RemoteLease, summary: SyncSummary): Promise<void> {
     const { db } = share;
+    const signal = options.signal;
     const interrupted = record.interrupted();
     if (interrupted) {
       this.emit({
@@ -252,22 +269,7 @@ export class SyncEngine {
       });
     }
     record.begin(db.shareId, db.version);
-    const knownShare = this.library.getState(STATE.shareId) || null;
-    let syncedVersion = this.syncedVersion();
-
-    // Share identity guards (SPEC §3): never merge into (and so delete from) a share we were not synced with.
-    if (knownShare && (knownShare !== db.shareId || share.created)) {
-      if (!force) {
-        throw new ShareError(
-          share.created ? "share-empty" : "share-mismatch",
-          share.created
-            ? `The share at ${this.remote.location} is empty, but this data directory was synced with share ${knownShare}; nothing was changed. If the share was reset on purpose, run "syncd sync --force" to upload this library as a new share.`
-            : `The share at ${this.remote.location} is share ${db.shareId}, but this data directory was synced with share ${knownShare}; nothing was changed. Check webdav.url and webdav.root, or run "syncd sync --force" to merge this library into that share.`,
-        );
-      }
-      this.resetSyncBookkeeping();
-      syncedVersion = null;
-    }
+    if (this.guardIdentity(share, options.allowDeletes ?? false)) this.resetSyncBookkeeping();
 
     // A run that died between publishing and its local commit: where its publish landed, the rows it
     // published get the state it planned from as their base (see publish-journal.ts).
@@ -284,32 +286,10 @@ export class SyncEngine {
       });
     }
 
-    // Candidates: everything changed here since the last sync, and everything the share changed since then.
-    // A first sync, a share older than our last sync, or a last sync older than the tombstone window
-    // (purged tombstones are gone from the share) reconciles everything.
-    const lastSyncAt = Date.parse(this.library.getState(STATE.lastSyncAt) ?? "");
-    const retentionMs = this.settings.tombstoneRetentionDays * 86_400_000;
-    const full =
-      force ||
-      syncedVersion === null ||
-      db.version < syncedVersion ||
-      !(Date.now() - lastSyncAt < retentionMs) ||
-      this.reconcileNeeded();
-    const planProgress = new PhaseProgress(this.emit, "plan", 1, 0);
-    const names = db.instanceNames();
-    names.set(this.library.instanceId, this.library.instanceName);
-    const inputs = this.collectInputs(share, full ? null : syncedVersion, names);
-    const actions = planEntries(inputs.values(), {
-      policy: this.settings.conflictPolicy,
-      instanceId: this.library.instanceId,
-      instanceName: this.library.instanceName,
-      stamp: () => this.library.clock.tick(),
-      newId: () => ulid(),
-      now: Date.now(),
-      nameOf: (id) => names.get(id) ?? id.slice(-6),
-    });
-    planProgress.finish();
-    if (!force) this.guardDeletions(actions, inputs, db.liveCount());
+    const serverNow = lease.serverNow();
+    const { actions, inputs, lineage } = this.planRun(share, options);
+    const guard = options.allowDeletes ? null : this.deletionGuard(actions, inputs, db.liveCount());
+    if (guard) throw guard;
 
     // Transfers: uploads must be on the share before any metadata.db that references them is published.
     const toRemote: SharedRow[] = [];
@@ -341,6 +321,9 @@ export class SyncEngine {
       lease.assertSafeToWrite();
     };
     const beforeWrite = () => lease.assertSafeToWrite();
+    // Data files that another instance found missing or damaged on the share, and that this one holds.
+    const repair = new DataRepair(this.library, db, this.emit);
+    for (const file of await repair.heldWanted()) uploads.set(file.hash, file);
     const up = [...uploads.values()];
     record.phase("upload");
     summary.bytesUp += await uploadFiles(this.remote, this.library.blobs, up, {
@@ -355,22 +338,32 @@ export class SyncEngine {
       concurrency: this.settings.concurrency,
       beforeEach: () => signal?.throwIfAborted(),
       progress: new PhaseProgress(this.emit, "download", down.length, sum(down)),
+      onUnavailable: (file, problem) => repair.reportUnavailable(file, problem),
     });
+    await repair.correctSizes(actions, toRemote);
 
+    // What this instance learns of the share's history, recorded with its local commit (share-history.ts).
+    let reached: { commits: Array<{ version: number; id: string }>; forgetAfter: number | null; commit: string; sha: string };
     // Publish a new share version when the share changes (or must be repaired / created). Runs that
     // publish anyway also purge expired tombstones and, once a day, collect orphaned data files.
     let version = db.version;
     const now = Date.now();
+    const retentionMs = this.settings.tombstoneRetentionDays * 86_400_000;
     const cutoff = cutoffStamp(now, this.settings.tombstoneRetentionDays);
-    const purged = db.purgeTombstonesBefore(cutoff);
-    const changed = toRemote.length > 0 || purged > 0 || share.created;
+    // Tombstones go only when both this machine's clock and the share server's say they are old (SPEC §3).
+    const purgeableThrough = db.purgeableThrough(serverNow, retentionMs);
+    const purged = db.purgeTombstones({ cutoffStamp: cutoff, serverNow, retentionMs });
+    const changed = toRemote.length > 0 || purged > 0 || share.created || repair.changed;
     if (changed || share.repaired) {
       signal?.throwIfAborted();
       record.phase("publish");
       const publishing = new PhaseProgress(this.emit, "publish", 1, 0);
       if (changed) {
         const commitId = ulid();
-        version = db.commit(toRemote, { id: this.library.instanceId, name: this.library.instanceName }, commitId);
+        version = db.commit(toRemote, { id: this.library.instanceId, name: this.library.instanceName }, commitId, now, {
+          now: serverNow,
+          markEveryMs: versionTimeStep(retentionMs),
+        });
         this.journal.record(db.shareId, commitId, journalEntries(actions, inputs));
         // The stamps this run issued are about to be public: a restart after a crash must not issue them again.
         this.library.persistClock();
@@ -380,22 +373,32 @@ export class SyncEngine {
         if (removed.length > 0) this.emit({ type: "log", level: "info", message: `removed ${removed.length} unreferenced data files` });
       }
       if (purged > 0) this.emit({ type: "log", level: "info", message: `purged ${purged} tombstones older than ${this.settings.tombstoneRetentionDays} days` });
+      const history = this.shareHistory(share, lineage, version);
       db.close();
-      await publishShare(this.remote, db.file, { version, share: db.shareId }, share.startedFrom, lease.token, beforeWrite);
+      const published = await publishShare(this.remote, db.file, { version, share: db.shareId }, share.startedFrom, lease.token, beforeWrite);
       publishing.finish();
+      reached = { ...history, sha: published.sha256 };
+    } else {
+      reached = { ...this.shareHistory(share, lineage, version), sha: share.startedFrom.kind === "ok" ? share.startedFrom.info.sha256 : "" };
     }
 
     // Local commit, in one transaction, only after the share holds the new version.
     const applying = new PhaseProgress(this.emit, "apply", actions.length, 0);
     record.phase("apply");
-    const replacedHashes = this.applyLocally(actions, inputs, version, summary, cutoff);
-    this.library.setState(STATE.shareId, db.shareId);
-    this.library.setState(STATE.syncedVersion, String(version));
-    this.library.setState(STATE.lastSyncAt, new Date().toISOString());
+    const replacedHashes = this.applyLocally(actions, inputs, version, summary, () => {
+      this.view.purgeTombstones(cutoff, purgeableThrough);
+      this.view.recordCommits(reached.commits, reached.forgetAfter, COMMITS_KEPT);
+      this.library.setState(STATE.shareId, db.shareId);
+      this.library.setState(STATE.syncedVersion, String(version));
+      this.library.setState(STATE.syncedCommit, reached.commit);
+      this.library.setState(STATE.syncedSha, reached.sha);
+      this.library.setState(STATE.lastSyncAt, new Date().toISOString());
+    });
     applying.finish();
     for (const hash of replacedHashes) this.library.releaseBlob(hash);
     record.finish();
     summary.version = version;
+    repair.throwIfIncomplete(version);
   }
 
   /** The plan's inputs, by entry id: the candidates' local rows (with base) and share rows. */
@@ -403,11 +406,26 @@ export class SyncEngine {
     share: LoadedShare,
     since: number | null,
     names: Map<string, string>,
+    lineage: ShareLineage,
   ): Map<string, PlanInput & { row: LocalSyncRow | null }> {
     const { db } = share;
     const inputs = new Map<string, PlanInput & { row: LocalSyncRow | null }>();
-    const add = (id: string, row: LocalSyncRow | null, remote: EntryState | null) =>
-      inputs.set(id, { id, local: row?.state ?? null, base: row?.base ?? null, remote, pending: row?.status === "pending", row });
+    const history = { lineage, purgedThrough: db.purgedThrough(), instanceId: this.library.instanceId };
+    const add = (id: string, row: LocalSyncRow | null, remote: EntryState | null) => {
+      const input: PlanInput = { id, local: row?.state ?? null, base: row?.base ?? null, remote, pending: row?.status === "pending" };
+      // Never read the share's losses as changes: a share that went back in time, or a row a purge cannot
+      // have removed (share-history.ts). The lookups run only where they can matter.
+      const adjusted = reconcileHistory(
+        input,
+        {
+          remoteRev: remote && lineage.rewound ? db.revOf(id) : null,
+          syncedRev: row?.syncedRev ?? null,
+          purgedHlc: !row && remote && !remote.deleted ? this.view.purgedStamp(id) : null,
+        },
+        history,
+      );
+      inputs.set(id, { ...adjusted, row });
+    };
     if (since === null) {
       // A full reconciliation: SQL finds the rows that can need anything; only those are read and planned.
       const candidates = this.view.fullCandidates(db.file);
@@ -429,6 +447,9 @@ export class SyncEngine {
     // A stamp too far ahead of our clock is clamped by the HLC; say once per instance which one it was.
     const warned = new Set<string>();
     const onDrift = (w: ClockWarning) => {
+      // A stamp ahead of *our* clock only because our clock is behind the server's is our fault, already
+      // reported (warnOwnClock): blame the other instance only if its stamp is ahead of the server's clock too.
+      if (this.ownSkewMs !== null && w.aheadMs + this.ownSkewMs <= DEFAULT_MAX_DRIFT_MS) return;
       if (warned.has(w.node)) return;
       warned.add(w.node);
       this.emit({ type: "log", level: "warn", message: describeDrift(w, names.get(w.node)), data: { instanceId: w.node, aheadMs: w.aheadMs } });
@@ -437,8 +458,8 @@ export class SyncEngine {
     return inputs;
   }
 
-  /** SPEC §3: a run that would delete more than maxDeletePercent of the library stops unless forced. */
-  private guardDeletions(actions: EntryAction[], inputs: Map<string, PlanInput>, remoteLive: number): void {
+  /** SPEC §3: a run that would delete more than maxDeletePercent of the library stops (the error), unless --allow-deletes. */
+  private deletionGuard(actions: EntryAction[], inputs: Map<string, PlanInput>, remoteLive: number): ShareError | null {
     let deletions = 0;
     for (const a of actions) {
       const input = inputs.get(a.id);
@@ -447,11 +468,12 @@ export class SyncEngine {
     }
     const library = Math.max(remoteLive, this.library.liveCount());
     if (deletions >= DELETE_GUARD_MIN && deletions * 100 > library * this.settings.maxDeletePercent) {
-      throw new ShareError(
+      return new ShareError(
         "too-many-deletions",
-        `This sync would delete ${deletions} of ${library} entries, more than sync.maxDeletePercent (${this.settings.maxDeletePercent}%); nothing was changed. Run "syncd sync --force" if that is intended.`,
+        `This sync would delete ${deletions} of ${library} entries, more than sync.maxDeletePercent (${this.settings.maxDeletePercent}%); nothing was changed. See what it would delete with "syncd sync --dry-run", and run "syncd sync --allow-deletes" if that is intended.`,
       );
     }
+    return null;
   }
 
   /** Applies the plan to the local library; returns the content hashes the run stopped referencing. */
@@ -460,7 +482,8 @@ export class SyncEngine {
     inputs: Map<string, PlanInput & { row: LocalSyncRow | null }>,
     version: number,
     summary: SyncSummary,
-    tombstoneCutoff: string,
+    /** The run's bookkeeping (tombstone purge, sync state), committed in the same transaction. */
+    commitState: () => void,
   ): Set<string> {
     const replaced = new Set<string>();
     let reconcileNext = false;
@@ -508,7 +531,7 @@ export class SyncEngine {
         }
         countAction(summary, action, before, remoteBefore);
       }
-      this.view.purgeTombstonesBefore(tombstoneCutoff);
+      commitState();
       // A full run clears the flag; a row it had to leave out sets it again.
       this.library.setState(STATE.reconcile, reconcileNext ? "1" : "");
       this.journal.clear();
@@ -520,8 +543,175 @@ export class SyncEngine {
   /** After a share reset or relink (forced): every row is diffed as if never synced. */
   private resetSyncBookkeeping(): void {
     this.library.db.prepare("UPDATE entries SET base = NULL, synced_rev = NULL, sync_status = 'pending' WHERE sync_status = 'synced'").run();
-    this.library.setState(STATE.syncedVersion, "");
+    this.library.db.prepare("DELETE FROM share_commits").run();
+    for (const key of [STATE.syncedVersion, STATE.syncedCommit, STATE.syncedSha]) this.library.setState(key, "");
   }
+
+  /**
+   * Share identity guards (SPEC §3): never merge into (and so delete from) a share we were not synced with,
+   * or one that was emptied. The refusal, or null when the share is the one this data directory knows.
+   */
+  private identityProblem(share: LoadedShare): ShareError | null {
+    const knownShare = this.library.getState(STATE.shareId) || null;
+    const { db } = share;
+    if (!knownShare || (knownShare === db.shareId && !share.created)) return null;
+    return share.created
+      ? new ShareError(
+          "share-empty",
+          `The share at ${this.remote.location} is empty, but this data directory was synced with share ${knownShare}; nothing was changed. If the share was reset on purpose, run "syncd sync --allow-deletes" to upload this library as a new share.`,
+        )
+      : new ShareError(
+          "share-mismatch",
+          `The share at ${this.remote.location} is share ${db.shareId}, but this data directory was synced with share ${knownShare}; nothing was changed. Check webdav.url and webdav.root, or run "syncd sync --allow-deletes" to merge this library into that share.`,
+        );
+  }
+
+  /** Throws the identity guard's refusal unless allowed; true when the run must treat the share as new. */
+  private guardIdentity(share: LoadedShare, allowed: boolean): boolean {
+    const problem = this.identityProblem(share);
+    if (problem && !allowed) throw problem;
+    return problem !== null;
+  }
+
+  /**
+   * Reads both sides and plans: which rows to consider (everything on a full reconciliation), how the
+   * share's history bears on them, and the pure three-way decision for each.
+   */
+  private planRun(share: LoadedShare, options: SyncOptions) {
+    const { db } = share;
+    const syncedVersion = this.syncedVersion();
+    const view = this.view;
+    const lineage = traceLineage({
+      syncedVersion,
+      syncedCommit: this.library.getState(STATE.syncedCommit) || null,
+      shareVersion: db.version,
+      shareCommitAt: (v) => db.commitAt(v),
+      shareLogStart: db.logStart(),
+      known: { [Symbol.iterator]: () => view.knownCommits()[Symbol.iterator]() },
+    });
+    if (lineage.rewound) {
+      this.emit({
+        type: "log",
+        level: "warn",
+        message:
+          `The share at ${this.remote.location} went back in time (version ${db.version}; this instance last synced version ${syncedVersion}): ` +
+          "it was probably restored from an older copy. Nothing missing or older there is taken as a deletion or an edit; this instance's newer state is written back.",
+        data: { shareVersion: db.version, syncedVersion, forkPoint: lineage.forkPoint },
+      });
+    }
+    // Candidates: everything changed here since the last sync, and everything the share changed since then.
+    // A first sync, a share that went back in time, a purge of tombstones this instance has not seen, or a
+    // last sync older than the tombstone window reconciles everything.
+    const lastSyncAt = Date.parse(this.library.getState(STATE.lastSyncAt) ?? "");
+    const retentionMs = this.settings.tombstoneRetentionDays * 86_400_000;
+    // The same version with other bytes than this instance synced: rewritten in place (a repair, or a writer
+    // that is not syncd). What changed cannot be told from the rows' revs: look at everything.
+    const recordedSha = this.library.getState(STATE.syncedSha) || null;
+    const rewritten =
+      recordedSha !== null && db.version === syncedVersion && share.startedFrom.kind === "ok" && share.startedFrom.info.sha256 !== recordedSha;
+    const full =
+      (options.force ?? false) ||
+      syncedVersion === null ||
+      lineage.rewound ||
+      rewritten ||
+      syncedVersion < db.purgedThrough() ||
+      !(Date.now() - lastSyncAt < retentionMs) ||
+      this.reconcileNeeded();
+    const planProgress = new PhaseProgress(this.emit, "plan", 1, 0);
+    const names = db.instanceNames();
+    names.set(this.library.instanceId, this.library.instanceName);
+    const inputs = this.collectInputs(share, full ? null : syncedVersion, names, lineage);
+    const actions = planEntries(inputs.values(), {
+      policy: this.settings.conflictPolicy,
+      instanceId: this.library.instanceId,
+      instanceName: this.library.instanceName,
+      stamp: () => this.library.clock.tick(),
+      newId: () => ulid(),
+      now: Date.now(),
+      nameOf: (id) => names.get(id) ?? id.slice(-6),
+    });
+    planProgress.finish();
+    return { actions, inputs, lineage };
+  }
+
+  /**
+   * What this instance learns of the share's history in this run: the commits since the version it knew
+   * (since the fork point after a rewind, forgetting what lay beyond it), and the commit it ends at. Read
+   * from the open metadata.db after this run's commit.
+   */
+  private shareHistory(share: LoadedShare, lineage: ShareLineage, version: number) {
+    const { db } = share;
+    const from = lineage.rewound ? lineage.forkPoint : this.syncedVersion();
+    return {
+      commits: db.commitsAfter(from),
+      forgetAfter: lineage.rewound ? (lineage.forkPoint ?? -1) : null,
+      commit: db.commitAt(version) ?? "",
+    };
+  }
+
+  /** This machine's clock against the share server's (null until a lease has told us the server's clock). */
+  private ownSkewMs: number | null = null;
+
+  private warnOwnClock(serverNow: number): void {
+    this.ownSkewMs = Date.now() - serverNow;
+    if (Math.abs(this.ownSkewMs) > DEFAULT_MAX_DRIFT_MS) {
+      this.emit({ type: "log", level: "warn", message: describeOwnSkew(this.library.instanceName, this.ownSkewMs), data: { skewMs: this.ownSkewMs } });
+    }
+  }
+
+  /**
+   * `syncd sync --dry-run`: reads version.txt and metadata.db (into a temporary folder outside the data
+   * directory), plans, and reports. No lock, no probe, no upload, no local write: nothing changes anywhere.
+   */
+  private async dryRun(options: SyncOptions): Promise<SyncSummary> {
+    const summary = emptySummary();
+    const workDir = await mkdtemp(join(tmpdir(), "syncd-dry-run-"));
+    let share: LoadedShare | null = null;
+    try {
+      share = await loadShare(this.remote, workDir, () => "new-share");
+      const { db } = share;
+      const identity = this.identityProblem(share);
+      const { actions, inputs, lineage } = this.planRun(share, options);
+      const guard = options.allowDeletes ? null : (identity ?? this.deletionGuard(actions, inputs, db.liveCount()));
+      const changes: DryRunReport["changes"] = [];
+      for (const action of actions) {
+        const input = inputs.get(action.id);
+        const before = { local: input?.local ?? null, remote: input?.remote ?? null };
+        countAction(summary, action, before.local, before.remote);
+        if (action.conflict) summary.conflicts++;
+        const after = action.local ?? action.remote ?? before.local ?? before.remote;
+        if (action.remote && !action.remote.deleted && !db.hasData(action.remote.hash)) summary.bytesUp += action.remote.size;
+        if (action.local && !action.local.deleted && !this.library.blobs.has(action.local.hash)) summary.bytesDown += action.local.size;
+        changes.push({
+          id: action.id,
+          name: after?.name ?? action.id,
+          reason: action.reason,
+          local: describeChange(before.local, action.local),
+          remote: describeChange(before.remote, action.remote),
+          conflict: action.conflict ? `${action.conflict.kind} (${action.conflict.fields.join(", ")})` : null,
+        });
+      }
+      summary.version = db.version;
+      summary.dryRun = { changes, wouldStop: guard?.message ?? null, shareRewound: lineage.rewound };
+    } finally {
+      share?.db.close();
+      await rm(workDir, { recursive: true, force: true });
+    }
+    return summary;
+  }
+}
+
+/** A dry run's words for what an action does to one side, or null when it leaves that side alone. */
+function describeChange(before: EntryState | null, after: EntryState | null): string | null {
+  if (!after) return null;
+  if (after.deleted) return before && !before.deleted ? "delete" : null;
+  if (!before) return "add";
+  if (before.deleted) return "restore";
+  const parts: string[] = [];
+  if (before.hash !== after.hash) parts.push("content");
+  if (before.name !== after.name) parts.push("rename");
+  if (!sameContent({ ...before, name: after.name, hash: after.hash, size: after.size }, after)) parts.push("metadata");
+  return parts.length > 0 ? parts.join(" + ") : "bookkeeping";
 }
 
 /** The publish journal of a run: every entry it writes to the share that has a local row. */

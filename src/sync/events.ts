@@ -17,6 +17,17 @@ export interface SyncSummary {
   bytesUp: number;
   bytesDown: number;
   durationMs: number;
+  /** `syncd sync --dry-run`: what the run would do; nothing was written anywhere. */
+  dryRun?: DryRunReport;
+}
+
+/** What a dry run found: the changes it would make, and the guard that would stop it, if any. */
+export interface DryRunReport {
+  changes: Array<{ id: string; name: string; reason: string; local: string | null; remote: string | null; conflict: string | null }>;
+  /** The sentence the run would stop with (a guard), or null. */
+  wouldStop: string | null;
+  /** The share went back in time since this instance's last sync (a restored backup): the run repairs it. */
+  shareRewound: boolean;
 }
 
 export interface ProgressEvent {

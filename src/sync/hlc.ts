@@ -50,6 +50,20 @@ export function describeDrift(w: ClockWarning, name?: string): string {
   );
 }
 
+/**
+ * The one-sentence warning when this machine's own clock is off from the share server's (the server is
+ * the one clock every instance reads): names this machine, so the right clock gets fixed.
+ */
+export function describeOwnSkew(instanceName: string, skewMs: number): string {
+  const ms = Math.abs(skewMs);
+  const amount =
+    ms >= 43_200_000 ? `${(ms / 86_400_000).toFixed(1)} days` : ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(1)} hours` : `${Math.round(ms / 1000)} s`;
+  return (
+    `This machine's clock (instance ${JSON.stringify(instanceName)}) is ${amount} ${skewMs > 0 ? "ahead of" : "behind"} the share server's clock; ` +
+    "check this machine's time settings (NTP). Deletions are not purged on this machine's clock alone, so nothing is lost meanwhile."
+  );
+}
+
 export class HybridClock {
   private wall: number;
   private counter: number;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import lockfile from "proper-lockfile";
 import { LocalLockBusyError } from "../errors.js";
+import { localDiskError } from "../store/disk-errors.js";
 
 const STALE_MS = 15_000;
 const RETRY_MS = 250;
@@ -20,7 +21,10 @@ export async function acquireLocalLock(
   opts: { signal?: AbortSignal; onCompromised?: (err: Error) => void } = {},
 ): Promise<() => Promise<void>> {
   const file = join(dataDir, "sync.lock");
-  await writeFile(file, "", { flag: "a" });
+  // The first write of a sync: where a read-only data directory or a full disk is met and said so.
+  await writeFile(file, "", { flag: "a" }).catch((err: unknown) => {
+    throw localDiskError(err, dataDir) ?? err;
+  });
   const deadline = Date.now() + waitMs;
   for (;;) {
     opts.signal?.throwIfAborted();

@@ -13,6 +13,8 @@ export interface LocalSyncRow {
   state: EntryState;
   base: EntryState | null;
   status: SyncStatus;
+  /** The share version at which the row was last synced (null: never synced here). */
+  syncedRev: number | null;
 }
 
 /**
@@ -20,17 +22,18 @@ export interface LocalSyncRow {
  * row, and building one object per row in SQLite's binding, then an Entry, then a state, cost about twice
  * as much as this (100,000 rows: 1.2–1.8 s before).
  */
-const SYNC_COLUMNS = "id, name, hash, size, meta, version, deleted, hlc, origin, sync_status, base";
-type RawSyncRow = [string, string, string, number, string, number, number, string, string, SyncStatus, string | null];
+const SYNC_COLUMNS = "id, name, hash, size, meta, version, deleted, hlc, origin, sync_status, base, synced_rev";
+type RawSyncRow = [string, string, string, number, string, number, number, string, string, SyncStatus, string | null, number | null];
 
 function toRow(raw: RawSyncRow): LocalSyncRow {
-  const [id, name, hash, size, metaJson, version, deleted, hlc, origin, status, base] = raw;
+  const [id, name, hash, size, metaJson, version, deleted, hlc, origin, status, base, syncedRev] = raw;
   return {
     id,
     // The same fields in the same order as toState (store/entry-row.ts).
     state: { name, hash, size, meta: parseMeta(id, metaJson), deleted: deleted === 1, version, hlc, origin },
     base: base ? (JSON.parse(base) as EntryState) : null,
     status,
+    syncedRev,
   };
 }
 
@@ -49,6 +52,7 @@ export class LocalSyncView {
   private readonly insertConflict;
   private readonly updateConflict;
   private readonly resolveConflicts;
+  private readonly purgedStmt;
 
   constructor(private readonly db: Db) {
     this.byId = db.prepare(`SELECT ${SYNC_COLUMNS} FROM entries WHERE id = ?`).raw(true);
@@ -70,13 +74,15 @@ export class LocalSyncView {
       UPDATE entries SET sync_status = CASE WHEN hlc = @expectHlc THEN 'synced' ELSE 'pending' END WHERE id = @id`);
     this.setPendingStmt = db.prepare(`UPDATE entries SET sync_status = 'pending' WHERE id = ?`);
     this.setBaseStmt = db.prepare(`UPDATE entries SET base = @base WHERE id = @id`);
-    this.holdStmt = db.prepare(`
-      UPDATE entries SET sync_status = 'conflict' WHERE id = ? AND hlc = ? AND sync_status IN ('pending', 'conflict')`);
+    // Any status: a synced row meets a conflict too when the share went back in time and was written again
+    // by an instance that never saw this row's state (share-history.ts). The stamp is the guard.
+    this.holdStmt = db.prepare(`UPDATE entries SET sync_status = 'conflict' WHERE id = ? AND hlc = ?`);
     this.openConflict = db.prepare(`SELECT id FROM conflicts WHERE entry_id = ? AND resolved_at IS NULL`);
     this.insertConflict = db.prepare(`
       INSERT INTO conflicts (id, entry_id, kind, local, remote, fields, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.updateConflict = db.prepare(`UPDATE conflicts SET kind = ?, local = ?, remote = ?, fields = ? WHERE id = ?`);
     this.resolveConflicts = db.prepare(`UPDATE conflicts SET resolved_at = ? WHERE entry_id = ? AND resolved_at IS NULL`);
+    this.purgedStmt = db.prepare(`SELECT hlc FROM purged WHERE id = ?`).pluck();
   }
 
   get(id: string): LocalSyncRow | null {
@@ -99,6 +105,8 @@ export class LocalSyncView {
    * planner would leave alone: so 100,000 unchanged rows are never decoded (a full read and diff of them
    * in JS took ~3.5 s; this query takes well under 0.1 s). Meta is compared as text, so a row whose keys
    * are merely in another order is planned too (the planner compares it properly and finds it converged).
+   * NULL-safe comparisons (IS NOT): a share row with a NULL where a value belongs is a difference to plan
+   * (and to refuse there), never silently equal.
    */
   fullCandidates(sharedFile: string): string[] {
     this.db.prepare("ATTACH DATABASE ? AS share").run(sharedFile);
@@ -107,8 +115,8 @@ export class LocalSyncView {
         .prepare(
           `SELECT l.id FROM main.entries l LEFT JOIN share.entries r ON r.id = l.id
            WHERE r.id IS NULL OR l.sync_status != 'synced' OR l.base IS NULL
-              OR l.hlc != r.hlc OR l.origin != r.origin OR l.version != r.version OR l.deleted != r.deleted
-              OR l.name != r.name OR l.hash != r.hash OR l.size != r.size OR l.meta != r.meta
+              OR l.hlc IS NOT r.hlc OR l.origin IS NOT r.origin OR l.version IS NOT r.version OR l.deleted IS NOT r.deleted
+              OR l.name IS NOT r.name OR l.hash IS NOT r.hash OR l.size IS NOT r.size OR l.meta IS NOT r.meta
               OR json_extract(l.base, '$.hlc') IS NOT l.hlc OR json_extract(l.base, '$.version') IS NOT l.version
            UNION ALL
            SELECT r.id FROM share.entries r WHERE NOT EXISTS (SELECT 1 FROM main.entries l WHERE l.id = r.id)`,
@@ -188,9 +196,40 @@ export class LocalSyncView {
     this.resolveConflicts.run(now, entryId);
   }
 
-  /** Drops local tombstones that are synced and older than the retention window (stamped before `stamp`). */
-  purgeTombstonesBefore(stamp: string): number {
-    return this.db.prepare("DELETE FROM entries WHERE deleted = 1 AND sync_status = 'synced' AND hlc < ?").run(stamp).changes;
+  /**
+   * Drops local tombstones that are synced and older than the retention window by both clocks (stamped
+   * before `stamp`, synced at or before the share version `through`, see SharedDb.purgeableThrough), and
+   * remembers each deletion's stamp (share-history.ts: an older copy of the entry is not taken as live).
+   */
+  purgeTombstones(stamp: string, through: number, now = Date.now()): number {
+    const params = { stamp, through, now };
+    const where = "deleted = 1 AND sync_status = 'synced' AND hlc < @stamp AND synced_rev <= @through";
+    this.db
+      .prepare(`INSERT INTO purged (id, hlc, purged_at) SELECT id, hlc, @now FROM entries WHERE ${where} ON CONFLICT (id) DO UPDATE SET hlc = MAX(hlc, excluded.hlc), purged_at = excluded.purged_at`)
+      .run(params);
+    return this.db.prepare(`DELETE FROM entries WHERE ${where}`).run(params).changes;
+  }
+
+  /** The stamp of this entry's deletion if this instance purged its tombstone, else null. */
+  purgedStamp(id: string): string | null {
+    return (this.purgedStmt.get(id) as string | undefined) ?? null;
+  }
+
+  /** The share's commits this instance has seen, newest first. */
+  knownCommits(): Array<{ version: number; id: string }> {
+    return this.db.prepare("SELECT version, commit_id AS id FROM share_commits ORDER BY version DESC").all() as Array<{ version: number; id: string }>;
+  }
+
+  /**
+   * Records the share's commit log as this run saw it. After a rewind, what this instance knew beyond the
+   * fork point belongs to a history the share no longer has, and is forgotten.
+   */
+  recordCommits(commits: Array<{ version: number; id: string }>, forgetAfter: number | null, keep: number): void {
+    if (forgetAfter !== null) this.db.prepare("DELETE FROM share_commits WHERE version > ?").run(forgetAfter);
+    const put = this.db.prepare("INSERT OR REPLACE INTO share_commits (version, commit_id) VALUES (?, ?)");
+    for (const c of commits) put.run(c.version, c.id);
+    const newest = commits.at(-1)?.version;
+    if (newest !== undefined) this.db.prepare("DELETE FROM share_commits WHERE version <= ?").run(newest - keep);
   }
 
   /** IMMEDIATE, so that it serialises with Library.releaseBlob in another process (blob checks inside hold). */

@@ -9,6 +9,7 @@
  *   far below the grace period.
  */
 import { isRemoteError } from "../remote/errors.js";
+import { removeStaleScratch } from "../remote/probe-scratch.js";
 import type { Remote } from "../remote/remote.js";
 import { formatHlc } from "./hlc.js";
 import type { SharedDb } from "./shared-db.js";
@@ -19,7 +20,37 @@ const LAST_GC_KEY = "last_gc_at";
 
 /** The smallest HLC stamp of a change made at `wallMs`: tombstones stamped before it are purgeable. */
 export function cutoffStamp(nowMs: number, retentionDays: number): string {
-  return formatHlc({ wall: Math.max(0, nowMs - retentionDays * 86_400_000), counter: 0, node: "0" });
+  // Whole milliseconds: a fractional wall (a window given in fractions of a day) would not format as a
+  // fixed-width stamp, and string order would no longer be clock order.
+  return formatHlc({ wall: Math.max(0, Math.floor(nowMs - retentionDays * 86_400_000)), counter: 0, node: "0" });
+}
+
+/**
+ * How often a share version's server time is recorded (shared-db.ts, version_times): a 24th of the
+ * retention window, at most an hour, so that a purge comes at most that much after the window ends.
+ */
+export function versionTimeStep(retentionMs: number): number {
+  return Math.min(3600_000, Math.max(1000, retentionMs / 24));
+}
+
+/**
+ * The newest share version that the server's clock places before the retention window: the newest one with
+ * a time mark at or before `serverNow - retentionMs` (-1: none). Every version up to it was committed at
+ * least a window ago by the server's clock. (SharedDb.purgeableThrough is this, in SQL.)
+ */
+export function purgeableThrough(marks: Iterable<{ version: number; serverAt: number }>, serverNow: number, retentionMs: number): number {
+  let through = -1;
+  for (const m of marks) if (m.serverAt <= serverNow - retentionMs && m.version > through) through = m.version;
+  return through;
+}
+
+/**
+ * Whether a tombstone may be purged: old by this machine's clock (its stamp before `cutoff`, see cutoffStamp)
+ * and by the server's (written by a version up to `through`). Neither clock alone can decide a deletion.
+ * (SharedDb.purgeTombstones and LocalSyncView.purgeTombstones are this, in SQL.)
+ */
+export function tombstonePurgeable(t: { hlc: string; rev: number }, cutoff: string, through: number): boolean {
+  return t.hlc < cutoff && t.rev <= through;
 }
 
 export function gcDue(db: SharedDb, nowMs: number): boolean {
@@ -34,6 +65,8 @@ export async function collectOrphans(remote: Remote, db: SharedDb, beforeWrite: 
   const referenced = db.referencedHashes();
   const removed: string[] = [];
   const root = await remote.list("");
+  // While at it: scratch folders of capability probes that died, of any instance (remote/probe-scratch.ts).
+  await removeStaleScratch(remote, root, { beforeDelete: beforeWrite });
   for (const dir of root.entries) {
     if (dir.type !== "directory" || !/^[0-9a-f]{2}$/.test(dir.name)) continue;
     const listing = await remote.list(dir.name);

@@ -23,6 +23,12 @@ export interface PlanInput {
   remote: EntryState | null;
   /** The local row is marked pending (changed since the last sync, even if back to the base). */
   pending: boolean;
+  /**
+   * The share's row (or its absence) is older than `base`: the share went back in time and lost a state
+   * this instance holds (sync/share-history.ts). Planned as if the share still held the base, and the share
+   * gets the result back.
+   */
+  shareBehind?: boolean;
 }
 
 export type ConflictKind = "content" | "edit-delete" | "name" | "meta";
@@ -78,6 +84,7 @@ export function planEntries(inputs: Iterable<PlanInput>, ctx: PlanContext): Entr
 
 /** The decision for one entry, or null when there is nothing to do. */
 export function planEntry(input: PlanInput, ctx: PlanContext): EntryAction | null {
+  if (input.shareBehind && input.local && input.base) return planRestore(input, input.local, input.base, ctx);
   const { id, local, base, remote, pending } = input;
 
   if (!local && !remote) return null;
@@ -112,6 +119,24 @@ export function planEntry(input: PlanInput, ctx: PlanContext): EntryAction | nul
   if (localChanged && !remoteChanged) return { id, reason: "push", local: null, remote: l, base: l };
   if (!localChanged && remoteChanged) return { id, reason: "pull", local: r, remote: null, base: r };
   return mergeThreeWay(id, l, base, r, ctx);
+}
+
+/**
+ * The share lost this instance's base (restored from an older copy): the share's row is no evidence of a
+ * change on its side, so the decision is made as if it still held the base — which leaves only this
+ * instance's own changes — and whatever state results is written back to the share.
+ */
+function planRestore(input: PlanInput, local: EntryState, base: EntryState, ctx: PlanContext): EntryAction | null {
+  const action = planEntry({ ...input, remote: base, shareBehind: false }, ctx);
+  const state = action?.remote ?? action?.local ?? local;
+  if (input.remote && sameBookkeeping(input.remote, state)) return action;
+  return {
+    id: input.id,
+    reason: action?.reason ?? "push",
+    local: action?.local ?? null,
+    remote: state,
+    base: action?.base ?? state,
+  };
 }
 
 function changedFrom(state: EntryState, base: EntryState): boolean {

@@ -65,7 +65,10 @@ export class RunRecord {
     for (const line of text.split("\n")) {
       // A line torn by a crash does not parse and is ignored: that upload is simply done again.
       const [share, hash, at] = line.split(" ");
-      if (share === shareId && hash && /^[0-9a-f]{64}$/.test(hash) && now - Number(at) < UPLOAD_TRUST_MS) out.add(hash);
+      // An upload stamped in the future (the clock was set back since) has an unknown age: not trusted, since
+      // orphan collection may have removed it meanwhile (SPEC §3: no decision on one wall clock alone).
+      const age = now - Number(at);
+      if (share === shareId && hash && /^[0-9a-f]{64}$/.test(hash) && age >= 0 && age < UPLOAD_TRUST_MS) out.add(hash);
     }
     return out;
   }

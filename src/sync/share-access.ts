@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { ShareError } from "../errors.js";
 import { isRemoteError } from "../remote/errors.js";
 import type { Remote } from "../remote/remote.js";
+import { uninterrupted } from "../remote/stop.js";
 import { METADATA_DB, METADATA_TMP_PREFIX, VERSION_TXT } from "./layout.js";
 import { hashingTransform, putHashed } from "./hashing.js";
 import { fetchTwiceIf, isBrokenBody } from "./refetch.js";
@@ -141,9 +142,21 @@ async function downloadTo(remote: Remote, path: string, file: string): Promise<{
 
 /**
  * Publishes a closed metadata.db file as share version `version`. `beforeWrite` guards every write with
- * the lease; version.txt is re-read first and must still be what this run started from.
+ * the lease; version.txt is re-read first and must still be what this run started from. A shutdown does
+ * not interrupt it (stop.ts): the share is left at the old or the new version, never between.
  */
-export async function publishShare(
+export function publishShare(
+  remote: Remote,
+  file: string,
+  info: { version: number; share: string },
+  startedFrom: VersionProbe,
+  token: string,
+  beforeWrite: () => void,
+): Promise<VersionInfo> {
+  return uninterrupted("publishing", () => publish(remote, file, info, startedFrom, token, beforeWrite));
+}
+
+async function publish(
   remote: Remote,
   file: string,
   info: { version: number; share: string },

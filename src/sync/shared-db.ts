@@ -48,8 +48,73 @@ const COMMITS_SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
+/** Rows of the commit log that can be trusted to mean what they say (the log is written by other machines). */
+const WELL_FORMED_COMMIT = "typeof(version) = 'integer' AND typeof(id) = 'text'";
+
+/**
+ * The tables and columns every reader relies on (optional tables are checked only when present): a file
+ * without them is damaged, and is refused before any query can fail halfway through a run.
+ */
+const REQUIRED_COLUMNS: Record<string, string[]> = {
+  share: ["key", "value"],
+  instances: ["id", "name", "last_seen"],
+  entries: ["id", "name", "hash", "size", "meta", "version", "deleted", "hlc", "origin", "rev"],
+};
+const OPTIONAL_COLUMNS: Record<string, string[]> = {
+  commits: ["id", "version", "instance", "at"],
+  version_times: ["version", "server_at"],
+};
+
+/** What is wrong with the schema of a metadata.db, or null when every table a reader needs is there. */
+function schemaProblem(db: Database.Database): string | null {
+  for (const [table, columns] of [...Object.entries(REQUIRED_COLUMNS), ...Object.entries(OPTIONAL_COLUMNS)]) {
+    const info = db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>;
+    if (info.length === 0) {
+      if (table in OPTIONAL_COLUMNS) continue;
+      return `it has no ${table} table`;
+    }
+    const have = new Set(info.map((c) => c.name));
+    const missing = columns.filter((c) => !have.has(c));
+    if (missing.length > 0) return `its ${table} table lacks ${missing.join(", ")}`;
+    // Writers upsert by the first column: without it as the key, a commit would fail halfway.
+    const key = info.filter((c) => c.pk > 0).map((c) => c.name);
+    if (key.length !== 1 || key[0] !== columns[0]) return `its ${table} table is not keyed by ${columns[0]}`;
+  }
+  return null;
+}
+
 /** Commits kept in the log: far more than any instance can fall behind between a crash and its next run. */
-const COMMITS_KEPT = 10_000;
+export const COMMITS_KEPT = 10_000;
+
+/**
+ * The share server's clock at (about) each version: when a version was committed, by the one clock no
+ * instance's settings can skew. A tombstone is purged only when the server's clock, too, says that its
+ * version is older than the retention window (SPEC §3: no deletion decided on one wall clock alone).
+ * Thinned to about two rows per `markEveryMs` (the engine: a 24th of the retention window, at most an
+ * hour), so the table stays small; a version without a row is bounded by the next row's time, which only
+ * delays its purge, by less than that step. Created on demand; older readers ignore it.
+ */
+const VERSION_TIMES_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS version_times (
+    version   INTEGER PRIMARY KEY,
+    server_at INTEGER NOT NULL
+  );
+`;
+
+/**
+ * The share key that records up to which share version tombstones may have been purged: an instance that
+ * synced before it must reconcile in full (it may have missed a deletion whose tombstone is gone), and a
+ * synced row missing from the share is read as a purged deletion only below it (share-history.ts).
+ */
+const PURGED_THROUGH_KEY = "purged_through_rev";
+
+export interface PurgeClocks {
+  /** Tombstones stamped (HLC) before this are old by this machine's clock. */
+  cutoffStamp: string;
+  /** The share server's clock now (see RemoteLease.serverNow). */
+  serverNow: number;
+  retentionMs: number;
+}
 
 interface RawRow {
   id: string;
@@ -87,11 +152,13 @@ export class SharedDb {
     db.pragma(`user_version = ${SHARED_SCHEMA_VERSION}`);
     db.exec(SCHEMA);
     db.exec(COMMITS_SCHEMA);
+    db.exec(VERSION_TIMES_SCHEMA);
     const put = db.prepare("INSERT INTO share (key, value) VALUES (?, ?)");
     db.transaction(() => {
       put.run("share_id", shareId);
       put.run("version", "0");
       put.run("created_at", String(Date.now()));
+      put.run(PURGED_THROUGH_KEY, "0");
     })();
     return new SharedDb(db, shareId, 0);
   }
@@ -127,6 +194,8 @@ export class SharedDb {
         throw new ShareError("metadata-corrupt", `${location} failed SQLite's integrity check (${String(check)}).`);
       }
       if (db.pragma("journal_mode", { simple: true }) === "wal") db.pragma("journal_mode = DELETE");
+      const broken = schemaProblem(db);
+      if (broken) throw new ShareError("metadata-corrupt", `${location} is damaged or not a syncd share: ${broken}.`);
       const info = new Map(
         (db.prepare("SELECT key, value FROM share").all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]),
       );
@@ -136,6 +205,7 @@ export class SharedDb {
         throw new ShareError("metadata-corrupt", `${location} has no valid share id or version.`);
       }
       db.exec(COMMITS_SCHEMA);
+      db.exec(VERSION_TIMES_SCHEMA);
       return new SharedDb(db, shareId, version);
     } catch (err) {
       db.close();
@@ -171,6 +241,11 @@ export class SharedDb {
     return row ? toSharedRow(row).state : null;
   }
 
+  /** The share version that last wrote this row, or null when there is no such row. */
+  revOf(id: string): number | null {
+    return (this.stmt("revOf", "SELECT rev FROM entries WHERE id = ?").pluck().get(id) as number | undefined) ?? null;
+  }
+
   /** The share already holds (verified, referenced) the data file of this hash. */
   hasData(hash: string): boolean {
     return this.stmt("hasData", "SELECT 1 FROM entries WHERE hash = ? LIMIT 1").get(hash) !== undefined;
@@ -190,9 +265,67 @@ export class SharedDb {
     return new Set(this.db.prepare("SELECT DISTINCT hash FROM entries").pluck().all() as string[]);
   }
 
-  /** Removes tombstones whose deletion was stamped before `stamp` (an HLC string); returns how many. */
-  purgeTombstonesBefore(stamp: string): number {
-    return this.db.prepare("DELETE FROM entries WHERE deleted = 1 AND hlc < ?").run(stamp).changes;
+  /**
+   * The newest share version that is older than the retention window by the server's clock (see
+   * version_times), or -1 when none is known to be: tombstones written up to it may be purged.
+   */
+  purgeableThrough(serverNow: number, retentionMs: number): number {
+    // Marks are written by other machines: only well-formed ones, for versions this share has reached, count.
+    const v = this.db
+      .prepare(
+        `SELECT MAX(version) FROM version_times WHERE typeof(version) = 'integer' AND typeof(server_at) = 'integer'
+           AND version <= ? AND server_at <= ?`,
+      )
+      .pluck()
+      .get(this.currentVersion, serverNow - retentionMs) as number | null;
+    return v ?? -1;
+  }
+
+  /**
+   * Removes tombstones that are older than the retention window by both clocks: stamped (HLC) before the
+   * cutoff, and written by a version the server's clock also places before it. Records how far purges
+   * reached (purgedThrough). Returns how many were removed.
+   */
+  purgeTombstones(clocks: PurgeClocks): number {
+    const through = this.purgeableThrough(clocks.serverNow, clocks.retentionMs);
+    if (through < 0) return 0;
+    const params = { stamp: clocks.cutoffStamp, through };
+    const where = "deleted = 1 AND hlc < @stamp AND rev <= @through";
+    const newest = this.db.prepare(`SELECT MAX(rev) FROM entries WHERE ${where}`).pluck().get(params) as number | null;
+    if (newest === null) return 0;
+    const removed = this.db.prepare(`DELETE FROM entries WHERE ${where}`).run(params).changes;
+    this.setInfo(PURGED_THROUGH_KEY, String(Math.max(this.purgedThrough(), newest)));
+    // Older time marks are no longer needed: `through` itself bounds every version before it.
+    this.db.prepare("DELETE FROM version_times WHERE version < ?").run(through);
+    return removed;
+  }
+
+  /**
+   * Up to which share version tombstones may have been purged. A share written before this was recorded
+   * may have purged anything up to its current version: assumed so.
+   */
+  purgedThrough(): number {
+    const v = Number(this.info(PURGED_THROUGH_KEY) ?? NaN);
+    // Never beyond the share's own version: a larger value is garbage, and the safe reading of garbage is
+    // "anything so far may have been purged".
+    return Number.isSafeInteger(v) && v >= 0 ? Math.min(v, this.currentVersion) : this.currentVersion;
+  }
+
+  /** The commit id of a share version, if the log still holds it. */
+  commitAt(version: number): string | null {
+    return (this.stmt("commitAt", `SELECT id FROM commits WHERE ${WELL_FORMED_COMMIT} AND version = ?`).pluck().get(version) as string | undefined) ?? null;
+  }
+
+  /** The oldest version in the commit log, or null when the log is empty. */
+  logStart(): number | null {
+    return (this.db.prepare(`SELECT MIN(version) FROM commits WHERE ${WELL_FORMED_COMMIT}`).pluck().get() as number | null) ?? null;
+  }
+
+  /** The commit log after `version` (all of it for null), oldest first. */
+  commitsAfter(version: number | null): Array<{ version: number; id: string }> {
+    return this.db
+      .prepare(`SELECT version, id FROM commits WHERE ${WELL_FORMED_COMMIT} AND version > ? ORDER BY version`)
+      .all(version ?? -1) as Array<{ version: number; id: string }>;
   }
 
   /** A share-level setting (the `share` table), e.g. when garbage was last collected. */
@@ -213,7 +346,7 @@ export class SharedDb {
    * Writes a new share version: the given rows (stamped with it), the instance, the counter, and
    * `commitId` in the commit log.
    */
-  commit(rows: SharedRow[], instance: { id: string; name: string }, commitId: string, now = Date.now()): number {
+  commit(rows: SharedRow[], instance: { id: string; name: string }, commitId: string, now = Date.now(), serverClock: { now: number; markEveryMs: number } | null = null): number {
     const next = this.currentVersion + 1;
     const upsert = this.db.prepare(`
       INSERT INTO entries (id, name, hash, size, meta, version, deleted, hlc, origin, rev)
@@ -242,10 +375,80 @@ export class SharedDb {
       this.db.prepare("UPDATE share SET value = ? WHERE key = 'version'").run(String(next));
       this.db.prepare("INSERT OR REPLACE INTO commits (id, version, instance, at) VALUES (?, ?, ?, ?)").run(commitId, next, instance.id, now);
       this.db.prepare("DELETE FROM commits WHERE version <= ?").run(next - COMMITS_KEPT);
+      // A share from before purges were recorded: anything up to now may have been purged (purgedThrough).
+      if (this.info(PURGED_THROUGH_KEY) === null) this.setInfo(PURGED_THROUGH_KEY, String(this.currentVersion));
+      if (serverClock) this.markVersionTime(next, serverClock.now, serverClock.markEveryMs);
     })();
     this.currentVersion = next;
     return next;
   }
+
+  /**
+   * Records the server's clock at `version`, then thins the marks out: the mark before it is dropped when
+   * the one before that is less than `everyMs` older than this one, so that a dropped version is bounded
+   * by the next mark to within `everyMs`, and the newest version is always marked.
+   */
+  private markVersionTime(version: number, serverNow: number, everyMs: number): void {
+    this.db.prepare("INSERT OR REPLACE INTO version_times (version, server_at) VALUES (?, ?)").run(version, Math.floor(serverNow));
+    const last = this.db.prepare("SELECT version, server_at FROM version_times ORDER BY version DESC LIMIT 3").all() as Array<{ version: number; server_at: number }>;
+    const [, middle, oldest] = last;
+    // A server clock set back makes the difference negative: the middle mark is then kept (it only delays purges).
+    if (middle && oldest && serverNow >= oldest.server_at && serverNow - oldest.server_at < everyMs) {
+      this.db.prepare("DELETE FROM version_times WHERE version = ?").run(middle.version);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Data files wanted (repair.ts, check.ts): an instance that finds a data file missing or damaged on the
+  // share records its hash here and publishes; an instance holding the right bytes uploads them again and
+  // takes the hash off the list in its own publish. Created only when a first hash is recorded, so a share
+  // that never needed it does not change; readers that do not know the table ignore it (SPEC §3).
+
+  private static readonly WANTED_SCHEMA = `
+    CREATE TABLE IF NOT EXISTS wanted_data (
+      hash        TEXT PRIMARY KEY,
+      reported_at INTEGER NOT NULL,
+      by_instance TEXT NOT NULL,
+      problem     TEXT NOT NULL
+    ) WITHOUT ROWID;
+  `;
+
+  /** The hashes reported missing or damaged, oldest report first. */
+  wantedData(): Array<{ hash: string; reportedAt: number; byInstance: string; problem: string }> {
+    const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wanted_data'").get();
+    if (!exists) return [];
+    const rows = this.db.prepare("SELECT hash, reported_at, by_instance, problem FROM wanted_data ORDER BY reported_at, hash").all() as Array<{
+      hash: string;
+      reported_at: number;
+      by_instance: string;
+      problem: string;
+    }>;
+    // Written by other machines: a row that is not a hash is nobody's report.
+    return rows.filter((r) => isValidHash(r.hash)).map((r) => ({ hash: r.hash, reportedAt: r.reported_at, byInstance: r.by_instance, problem: r.problem }));
+  }
+
+  /** Records a report; false when the hash was already reported (the share then needs no new version for it). */
+  addWanted(hash: string, byInstance: string, problem: string, now = Date.now()): boolean {
+    this.db.exec(SharedDb.WANTED_SCHEMA);
+    return this.db.prepare("INSERT OR IGNORE INTO wanted_data (hash, reported_at, by_instance, problem) VALUES (?, ?, ?, ?)").run(hash, now, byInstance, problem).changes > 0;
+  }
+
+  /** Takes a hash off the list (uploaded again, or no live entry needs it any more); false when it was not on it. */
+  settleWanted(hash: string): boolean {
+    if (this.wantedData().length === 0) return false;
+    return this.db.prepare("DELETE FROM wanted_data WHERE hash = ?").run(hash).changes > 0;
+  }
+
+  /** The live entries whose content is this hash (to name them in messages, and to know a file is still needed). */
+  liveEntriesWithHash(hash: string): Array<{ id: string; name: string; size: number }> {
+    return this.stmt("liveWithHash", "SELECT id, name, size FROM entries WHERE hash = ? AND deleted = 0 ORDER BY name, id").all(hash) as Array<{
+      id: string;
+      name: string;
+      size: number;
+    }>;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
 
   /**
    * Closes the database so that the file on disk is complete and self-contained (rollback journal
@@ -289,7 +492,12 @@ function toSharedRow(row: RawRow): SharedRow {
   if (!isValidHash(row.hash)) throw new ShareError("hostile-entry", `Refusing ${where}: its hash is not a SHA-256.`);
   if (!Number.isSafeInteger(row.size) || row.size < 0) throw new ShareError("hostile-entry", `Refusing ${where}: its size is invalid.`);
   if (!Number.isSafeInteger(row.version) || row.version < 0) throw new ShareError("hostile-entry", `Refusing ${where}: its version is invalid.`);
-  if (!parseHlc(row.hlc)) throw new ShareError("hostile-entry", `Refusing ${where}: its clock stamp is invalid.`);
+  if (typeof row.hlc !== "string" || !parseHlc(row.hlc)) throw new ShareError("hostile-entry", `Refusing ${where}: its clock stamp is invalid.`);
+  // A flag other than 0 or 1 must not be read as "live": that would bring a tombstone back.
+  if (row.deleted !== 0 && row.deleted !== 1) throw new ShareError("hostile-entry", `Refusing ${where}: its deleted flag is neither 0 nor 1.`);
+  if (typeof row.origin !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(row.origin)) {
+    throw new ShareError("hostile-entry", `Refusing ${where}: its origin is not a valid instance id.`);
+  }
   let meta: unknown;
   try {
     meta = JSON.parse(row.meta);

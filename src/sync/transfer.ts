@@ -6,6 +6,7 @@
  */
 import pLimit from "p-limit";
 import { IntegrityError, ShareError } from "../errors.js";
+import { isRemoteError } from "../remote/errors.js";
 import type { Remote } from "../remote/remote.js";
 import { putHashed } from "./hashing.js";
 import { fetchTwiceIf, isBrokenBody } from "./refetch.js";
@@ -54,6 +55,14 @@ export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataF
 }
 
 async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<void> {
+  // A size that is not the bytes' would be published with them (and a short file would leave the PUT waiting
+  // for bytes that never come): the store's own size decides first.
+  const held = blobs.sizeOf(file.hash);
+  if (held !== null && held !== file.size) {
+    throw new IntegrityError(
+      `The local copy of ${file.hash} holds ${held} bytes but its entry says ${file.size}; nothing was uploaded (run "syncd check" to see which entry is wrong).`,
+    );
+  }
   // The server acknowledged `size` bytes, and every byte it received went through the hash first: the hash of
   // what was sent is known now. (Waiting for the file's 'end' instead could wait forever: see hashing.)
   const sent = await putHashed(remote, dataPath(file.hash), file.size, () => blobs.openRead(file.hash, file.size));
@@ -96,6 +105,18 @@ export interface DownloadOptions {
   /** Called before each download starts; throws to stop (an aborted run). */
   beforeEach?: () => void;
   progress: PhaseProgress;
+  /**
+   * Told of a data file that is missing or damaged on the share (see unavailability): the download goes on
+   * with the others instead of failing, and the file stays out of the store. Without it, the run fails.
+   */
+  onUnavailable?: (file: DataFile, problem: DataProblem) => void;
+}
+
+/** Why a data file cannot be had from the share: its bytes, not the connection, are at fault. */
+export interface DataProblem {
+  kind: "missing" | "damaged";
+  /** What was found, to end a sentence: "is missing on the share". */
+  detail: string;
 }
 
 /**
@@ -108,8 +129,14 @@ export async function downloadFiles(remote: Remote, blobs: BlobStore, files: Dat
   await forEachLimited(files, opts.concurrency, async (file) => {
     opts.beforeEach?.();
     if (!blobs.has(file.hash)) {
-      await downloadOne(remote, blobs, file);
-      bytes += file.size;
+      try {
+        const got = await downloadOne(remote, blobs, file); // not `bytes += await`: that reads `bytes` before waiting
+        bytes += got;
+      } catch (err) {
+        const problem = opts.onUnavailable ? unavailability(err) : null;
+        if (!problem) throw err;
+        opts.onUnavailable?.(file, problem);
+      }
     }
     opts.progress.advance(1, file.size);
   });
@@ -118,18 +145,50 @@ export async function downloadFiles(remote: Remote, blobs: BlobStore, files: Dat
 }
 
 /**
- * One data file into the local store, verified by its hash. A body that breaks off or arrives with the
- * wrong bytes is fetched once more (refetch.ts), because a whole run failing for one bad transfer would
- * start every download over. Nothing unverified is ever kept (writeFromStream).
+ * One data file into the local store, verified by its hash; returns the bytes stored. Nothing unverified is
+ * ever kept (writeFromStream).
+ *
+ * When the bytes are not what the entry announced and the share's file has another size, the entry's `size`
+ * may be the only thing wrong (a row that lies, SPEC §3): fetched at the file's own size, bytes that hash to
+ * their name are the content, whatever a row says, and the run corrects the row (repair.ts). Anything else
+ * stays a damaged file.
  */
-async function downloadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<void> {
+async function downloadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<number> {
+  try {
+    await fetchInto(remote, blobs, file.hash, file.size);
+    return file.size;
+  } catch (err) {
+    if (!(err instanceof IntegrityError)) throw err;
+    const found = await remote.stat(dataPath(file.hash));
+    if (!found || found.type !== "file" || found.size === file.size) throw err;
+    try {
+      await fetchInto(remote, blobs, file.hash, found.size);
+    } catch (again) {
+      throw again instanceof IntegrityError ? err : again;
+    }
+    return found.size;
+  }
+}
+
+/**
+ * A body that breaks off or arrives with the wrong bytes is fetched once more (refetch.ts), because a whole
+ * run failing for one bad transfer would start every download over.
+ */
+async function fetchInto(remote: Remote, blobs: BlobStore, hash: string, size: number): Promise<void> {
   await fetchTwiceIf(
     async () => {
-      const stream = await remote.getStream(dataPath(file.hash));
-      await blobs.writeFromStream(stream, file.hash, file.size, { dirSync: "deferred" });
+      const stream = await remote.getStream(dataPath(hash));
+      await blobs.writeFromStream(stream, hash, size, { dirSync: "deferred" });
     },
     (err) => err instanceof IntegrityError || isBrokenBody(err),
   );
+}
+
+/** A download failure that is the share's data file's fault (not the network's, not our disk's), or null. */
+export function unavailability(err: unknown): DataProblem | null {
+  if (isRemoteError(err, "not-found")) return { kind: "missing", detail: "is missing on the share" };
+  if (err instanceof IntegrityError) return { kind: "damaged", detail: "is damaged on the share (its bytes do not match its hash)" };
+  return null;
 }
 
 /**

@@ -16,6 +16,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The environment that runs a process with its wall clock moved by `offset` (libfaketime, Debian package
+ * `faketime`: "+91d", "-1d"): monotonic timers are untouched, as on a machine whose clock is simply wrong.
+ */
+export const FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+export function skewedClock(offset: string): NodeJS.ProcessEnv {
+  return { LD_PRELOAD: FAKETIME_LIB, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" };
+}
+
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SYNCD_BIN, ...args], {
@@ -43,11 +52,16 @@ export interface TestInstance {
   json<T = unknown>(...args: string[]): Promise<T>;
 }
 
-export function makeInstance(name: string, webdav: Record<string, unknown>, sync: Record<string, unknown> = {}): TestInstance {
+export function makeInstance(
+  name: string,
+  webdav: Record<string, unknown>,
+  sync: Record<string, unknown> = {},
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): TestInstance {
   const dir = mkdtempSync(join(tmpdir(), `syncd-${name}-`));
   const configPath = join(dir, "syncd.json");
   writeFileSync(configPath, JSON.stringify({ instanceName: name, dataDir: "./data", webdav, sync }, null, 2));
-  const run = (...args: string[]) => runCli(["--config", configPath, ...args]);
+  const run = (...args: string[]) => runCli(["--config", configPath, ...args], { env: opts.env });
   const ok = async (...args: string[]) => {
     const r = await run(...args);
     if (r.code !== 0) throw new Error(`syncd ${args.join(" ")} (${name}) exited ${r.code}: ${r.stderr.trim()}`);

@@ -3,17 +3,15 @@
  * with a token, "Sync now" shows live progress and the result, and a conflict is resolved from the page.
  * Without chromium the test is skipped locally, but fails under CI=true (CI must install it: .ci/run).
  */
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, chromiumAvailable as available, launchChromium } from "../helpers/chromium.js";
 import { openPeer, startTestDaemon, type Peer, type TestDaemon } from "../helpers/daemon.js";
 
-// Overridable only to check the skip/fail logic itself.
-const CHROMIUM = process.env.SYNCD_TEST_CHROMIUM ?? "/usr/bin/chromium";
-const available = existsSync(CHROMIUM);
 const inCi = process.env.CI === "true";
 if (!available && !inCi) {
   console.warn(`daemon-browser.test.ts skipped: ${CHROMIUM} not found (apt-get install -y chromium); under CI=true this fails instead.`);
@@ -34,20 +32,7 @@ describe.skipIf(!available && !inCi)("dashboard in headless Chromium", () => {
     td = await startTestDaemon({ token: TOKEN });
     peer = await openPeer(td);
     profile = mkdtempSync(join(tmpdir(), "syncd-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium(profile);
     page = await browser.newPage();
   }, 60_000);
 

@@ -3,58 +3,18 @@
  * A second instance (the CLI) syncs through the daemon's /dav; SIGTERM arrives in the middle of a large
  * upload; the daemon exits 0 without publishing half a run or leaving its lock, and the next run completes.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, onTestFailed } from "vitest";
 import { isClaimName } from "../../src/remote/lease.js";
-import { runCli, SYNCD_BIN } from "../helpers/cli.js";
+import { runCli } from "../helpers/cli.js";
 import { readEvents } from "../helpers/daemon.js";
+import { startDaemonProcess, writeConfig } from "../helpers/daemon-process.js";
 
 const TOKEN = "process-test-token";
-
-interface LogLine {
-  ts: string;
-  level: string;
-  msg: string;
-  fields?: Record<string, unknown>;
-}
-
-interface DaemonProcess {
-  child: ChildProcess;
-  url: string;
-  lines: LogLine[];
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDaemonProcess(configPath: string): Promise<DaemonProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SYNCD_BIN, "--config", configPath, "daemon"], { stdio: ["ignore", "pipe", "pipe"] });
-    const lines: LogLine[] = [];
-    let stderr = "";
-    let partial = "";
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdout?.on("data", (d: Buffer) => {
-      partial += d.toString();
-      let nl: number;
-      while ((nl = partial.indexOf("\n")) >= 0) {
-        const line = JSON.parse(partial.slice(0, nl)) as LogLine; // every stdout line is one JSON object
-        partial = partial.slice(nl + 1);
-        lines.push(line);
-        if (line.msg === "listening") resolve({ child, url: line.fields?.url as string, lines, stderr: () => stderr, exited });
-      }
-    });
-    void exited.then((code) => reject(new Error(`daemon exited ${code} before listening: ${stderr}`)));
-  });
-}
-
-function writeConfig(path: string, config: Record<string, unknown>): void {
-  writeFileSync(path, JSON.stringify(config, null, 2));
-}
 
 const root = mkdtempSync(join(tmpdir(), "syncd-daemon-proc-"));
 const running: ChildProcess[] = [];

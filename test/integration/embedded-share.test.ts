@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startEmbeddedShare, type EmbeddedShare } from "../../src/remote/embedded-share.js";
+import { startEmbeddedShare, startPrivateShare, type EmbeddedShare } from "../../src/remote/embedded-share.js";
 import { createWebdavRemote } from "../../src/remote/webdav-remote.js";
 
 function canConnect(host: string, port: number): Promise<boolean> {
@@ -95,6 +95,20 @@ describe("startEmbeddedShare", () => {
     expect(put.status).toBe(201);
     const anonymousPut = await fetch(`${share.url}/y`, { method: "PUT", body: "y" });
     expect(anonymousPut.status).toBe(401);
+  });
+
+  it("a command's own share (startPrivateShare) takes only the password it made up", async () => {
+    const privateShare = await startPrivateShare(dir);
+    share = privateShare;
+    expect(privateShare.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(privateShare.password).toMatch(/^[0-9a-f]{64}$/);
+    const propfind = (authorization?: string) =>
+      fetch(`${privateShare.url}/`, { method: "PROPFIND", headers: { Depth: "0", ...(authorization ? { Authorization: authorization } : {}) } }).then((r) => r.status);
+    expect(await propfind()).toBe(401);
+    expect(await propfind(`Basic ${Buffer.from(`${privateShare.username}:${privateShare.password}`).toString("base64")}`)).toBe(207);
+    const other = await startPrivateShare(join(dir, "other"));
+    expect(other.password).not.toBe(privateShare.password);
+    await other.close();
   });
 
   it("fails clearly when the port is taken", async () => {

@@ -154,7 +154,7 @@ describe("a share that cannot be trusted is refused and nothing changes", () => 
     await expectRefused(b, "hostile-entry", /name is unsafe.*'\.\.' segment/);
   });
 
-  it("a share whose id differs from the one this instance synced with, unless forced", async () => {
+  it("a share whose id differs from the one this instance synced with, unless --allow-deletes (--force is not enough)", async () => {
     await b.engine.sync();
     // Another share in the same place: wipe and let a third instance create a new one.
     await wipeShare(a);
@@ -163,16 +163,18 @@ describe("a share that cannot be trusted is refused and nothing changes", () => 
     await c.engine.sync();
     await b.library.updateMeta(b.library.list()[0]!.id, { set: { x: 1 } });
     await expectRefused(b, "share-mismatch", /is share .* but this data directory was synced with share .*nothing was changed/);
-    const summary = await b.engine.sync({ force: true });
+    await expect(b.engine.sync({ force: true })).rejects.toThrow(/syncd sync --allow-deletes/);
+    const summary = await b.engine.sync({ allowDeletes: true });
     expect(summary.skipped).toBe(false);
     expect(b.library.list().map((e) => e.name).sort()).toEqual(["c.txt", "mine.txt", "one.txt"]);
   });
 
-  it("an empty share while this instance has synced before, unless forced", async () => {
+  it("an empty share while this instance has synced before, unless --allow-deletes (--force is not enough)", async () => {
     await b.engine.sync();
     await wipeShare(a);
     await expectRefused(b, "share-empty", /is empty, but this data directory was synced with share/);
-    await b.engine.sync({ force: true });
+    await expect(b.engine.sync({ force: true })).rejects.toThrow(/share-empty|is empty/);
+    await b.engine.sync({ allowDeletes: true });
     expect(Object.keys(shareSnapshot())).toContain("syncd/metadata.db");
     const c = await instance("c");
     await c.engine.sync();
@@ -181,7 +183,7 @@ describe("a share that cannot be trusted is refused and nothing changes", () => 
 });
 
 describe("guards on what a run may do", () => {
-  it("stops a run that would delete more than maxDeletePercent of the library, unless forced", async () => {
+  it("stops a run that would delete more than maxDeletePercent of the library, unless --allow-deletes; a dry run shows it", async () => {
     const a = await instance("a");
     const b = await instance("b");
     for (let i = 0; i < 20; i++) await a.add(`f${i}`, `content ${i}`);
@@ -191,13 +193,23 @@ describe("guards on what a run may do", () => {
     const shareBefore = shareSnapshot();
     await expect(b.engine.sync()).rejects.toThrow(/would delete 15 of 20 entries, more than sync\.maxDeletePercent \(50%\)/);
     expect(shareSnapshot()).toEqual(shareBefore);
-    const forced = await b.engine.sync({ force: true });
+    // --force reconciles in full but keeps the guard armed (users who force a resync keep their safety net).
+    await expect(b.engine.sync({ force: true })).rejects.toThrow(/would delete 15 of 20 entries/);
+    // A dry run says what would happen and why it would stop, and writes nothing anywhere.
+    const localBefore = localSnapshot(b);
+    const dry = await b.engine.sync({ dryRun: true });
+    expect(dry.dryRun?.wouldStop).toMatch(/would delete 15 of 20 entries/);
+    expect(dry.deletedRemote).toBe(15);
+    expect(dry.dryRun?.changes.filter((c) => c.remote === "delete")).toHaveLength(15);
+    expect(shareSnapshot()).toEqual(shareBefore);
+    expect(localSnapshot(b)).toEqual(localBefore);
+    const forced = await b.engine.sync({ allowDeletes: true });
     expect(forced.deletedRemote).toBe(15);
     // Like rclone bisync's --max-delete, the guard holds in both directions: a mass deletion arriving from
     // the share also stops until someone confirms it on this instance.
     await expect(a.engine.sync()).rejects.toThrow(/would delete 15 of 20 entries/);
     expect(a.library.list()).toHaveLength(20);
-    const pulled = await a.engine.sync({ force: true });
+    const pulled = await a.engine.sync({ allowDeletes: true });
     expect(pulled.deletedLocal).toBe(15);
     expect(a.library.list()).toHaveLength(5);
   });

@@ -205,17 +205,31 @@ describe("defaultInstanceName", () => {
 });
 
 describe("writeInitialConfig", () => {
-  it("writes only the given keys plus a pinned instanceName, readable by the owner only", () => {
+  it("writes only the given keys plus a pinned instanceName and a random server.token, readable by the owner only", () => {
     const c = writeInitialConfig(file, { url: "http://127.0.0.1:8080/dav", username: "me", instanceName: "desk" }, {});
     expect(c.instanceName).toBe("desk");
     expect(c.webdav.url).toBe("http://127.0.0.1:8080/dav");
     expect(c.dataDir).toBe(join(dir, "data"));
-    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({
+    const written = JSON.parse(readFileSync(file, "utf8"));
+    expect(written).toEqual({
       instanceName: "desk",
       dataDir: "./data",
       webdav: { url: "http://127.0.0.1:8080/dav", username: "me" },
+      server: { token: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
+    expect(c.server.token).toBe(written.server.token);
     expect(statSync(file).mode & 0o777).toBe(0o600);
+    rmSync(file);
+    expect(writeInitialConfig(file, {}, {}).server.token).not.toBe(written.server.token);
+  });
+
+  it("writes a password file's path only when the file can be read", () => {
+    expect(() => writeInitialConfig(file, { url: "http://127.0.0.1:8080/dav", passwordFile: "secret" }, {})).toThrow(
+      `Cannot read webdav.passwordFile ${join(dir, "secret")} (named in ${file}): ENOENT.`,
+    );
+    expect(() => statSync(file)).toThrow();
+    writeFileSync(join(dir, "secret"), "pw\n");
+    expect(writeInitialConfig(file, { url: "http://127.0.0.1:8080/dav", passwordFile: "secret" }, {}).webdav.password).toBe("pw");
   });
 
   it("refuses to overwrite an existing file", () => {

@@ -53,10 +53,15 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { canonicalJson, sameContent, type EntryState } from "../../src/model/entry.js";
 import { compareHlc, HybridClock } from "../../src/sync/hlc.js";
+import { reconcileHistory } from "../../src/sync/share-history.js";
 import { conflictCopyName, planEntries, type ConflictPolicy, type ConflictRecord, type EntryAction, type PlanInput } from "../../src/sync/plan.js";
+import { cutoffStamp, purgeableThrough, tombstonePurgeable } from "../../src/sync/maintenance.js";
 import { planResolution, RESOLVE_STRATEGIES, type ResolveStrategy } from "../../src/sync/resolution.js";
 
 const POLICIES: ConflictPolicy[] = ["manual", "local_wins", "remote_wins", "newest", "keep_both"];
+const DAY_MS = 86_400_000;
+/** The model's tombstone retention window (purgeBy), in days. */
+const RETENTION_DAYS = 30;
 const NUM_RUNS = Number(process.env.SYNCD_PROPERTY_RUNS ?? 100);
 const SEED = process.env.SYNCD_PROPERTY_SEED ? Number(process.env.SYNCD_PROPERTY_SEED) : undefined;
 /** SYNCD_PROPERTY_STATS=1 prints what the generated scenarios exercised (action reasons, conflicts, ...). */
@@ -94,6 +99,10 @@ export type Cmd =
   | { t: "clock"; i: number; jump: number }
   | { t: "purge" }
   | { t: "purgeAll" }
+  /** Instance i purges the share's tombstones by the engine's rule (maintenance.ts), with its own wall clock. */
+  | { t: "purgeBy"; i: number }
+  /** Days pass: the server's clock and every instance's wall clock move forward together. */
+  | { t: "days"; days: number }
   /** manual: resolve one of the instance's held conflicts (`syncd resolve`), as store/resolve.ts does. */
   | { t: "resolve"; i: number; pick: number; strategy: number };
 
@@ -123,12 +132,19 @@ function arbCmd(n: number): fc.Arbitrary<Cmd> {
       arbitrary: fc.record({
         t: fc.constant("clock" as const),
         i,
-        // Small and large jumps both ways; beyond ±5 min the HLC's drift clamp comes into play.
-        jump: fc.oneof(fc.integer({ min: -5, max: 5 }), fc.integer({ min: -900_000, max: 900_000 })),
+        // Small and large jumps both ways; beyond ±5 min the HLC's drift clamp comes into play; and clocks
+        // that are days off (SPEC §3: a wrong clock must neither purge early nor bring deletions back).
+        jump: fc.oneof(
+          fc.integer({ min: -5, max: 5 }),
+          fc.integer({ min: -900_000, max: 900_000 }),
+          fc.integer({ min: -100, max: 100 }).map((d) => d * DAY_MS),
+        ),
       }),
     },
     { weight: 10, arbitrary: fc.constant({ t: "purge" as const }) },
     { weight: 3, arbitrary: fc.constant({ t: "purgeAll" as const }) },
+    { weight: 10, arbitrary: fc.record({ t: fc.constant("purgeBy" as const), i }) },
+    { weight: 10, arbitrary: fc.record({ t: fc.constant("days" as const), days: fc.integer({ min: 1, max: 40 }) }) },
   );
 }
 
@@ -149,6 +165,8 @@ interface Row {
   status: Status;
   /** For a held row: the share's row when it was held; re-planned only once the share's row differs. */
   heldRemote: EntryState | null;
+  /** The sync serial at which the row was last synced here (the engine's synced_rev); absent: never. */
+  syncedRev?: number;
 }
 
 interface Instance {
@@ -182,6 +200,12 @@ class World {
   readonly share = new Map<string, EntryState>();
   /** Sync serial at which each share row was last written. */
   private readonly writtenAt = new Map<string, number>();
+  /** The newest serial of a purged tombstone (the share's purged_through_rev). */
+  private purgedThrough = 0;
+  /** The share server's clock (real time): it only moves forward. */
+  private real = 1_780_000_000_000;
+  /** The server's clock at each sync serial (shared-db.ts version_times), for purgeBy. */
+  private readonly marks: Array<{ version: number; serverAt: number }> = [];
   /** Ids whose share row has been a tombstone at some point (property c). */
   private readonly tombstonedEver = new Set<string>();
   /**
@@ -250,8 +274,15 @@ class World {
   }
 
   run(cmd: Cmd): void {
+    this.real += 1;
     if (cmd.t === "purge") return this.purge(false);
     if (cmd.t === "purgeAll") return this.purge(true);
+    if (cmd.t === "days") {
+      this.real += cmd.days * DAY_MS;
+      for (const inst of this.instances) inst.wall += cmd.days * DAY_MS;
+      return;
+    }
+    if (cmd.t === "purgeBy") return this.purgeBy(this.instances[cmd.i] as Instance);
     const inst = this.instances[cmd.i] as Instance;
     inst.wall += 1;
     switch (cmd.t) {
@@ -331,6 +362,37 @@ class World {
   }
 
   /**
+   * The engine's purge (maintenance.ts, shared-db.ts), run by one instance with its own wall clock, which
+   * may be days off. Property (i): a tombstone is purged only once the retention window has passed in real
+   * time since it was written, whatever that instance's clock says. An instance that has not synced since
+   * the tombstone was written is then offline beyond the window: the purged exception of (c) applies.
+   */
+  private purgeBy(inst: Instance): void {
+    const retentionMs = RETENTION_DAYS * DAY_MS;
+    const cutoff = cutoffStamp(inst.wall, RETENTION_DAYS);
+    const through = purgeableThrough(this.marks, this.real, retentionMs);
+    for (const [id, state] of [...this.share]) {
+      if (!state.deleted) continue;
+      const rev = this.writtenAt.get(id) ?? -1;
+      if (!tombstonePurgeable({ hlc: state.hlc, rev }, cutoff, through)) continue;
+      const writtenReal = this.marks.find((m) => m.version === rev)?.serverAt ?? -Infinity;
+      if (this.real - writtenReal < retentionMs) {
+        fail(`(i) ${inst.name} (clock ${Math.round((inst.wall - this.real) / DAY_MS)} days off) purged ${id} ${((this.real - writtenReal) / DAY_MS).toFixed(2)} days after its deletion`);
+      }
+      this.share.delete(id);
+      this.purgedThrough = Math.max(this.purgedThrough, rev);
+      const behind = this.instances.some((other) => other.lastSync <= rev);
+      const heldSomewhere = this.instances.some((other) => {
+        const row = other.rows.get(id);
+        return row?.status === "conflict" || (row?.status === "pending" && row.base !== null && !row.base.deleted);
+      });
+      if (behind || heldSomewhere) this.purged.add(id);
+      count(this.policy, "purged by clock");
+      this.trace.push(`${inst.name} purges ${id}`);
+    }
+  }
+
+  /**
    * The retention window. "purge": a tombstone is purged once every instance has synced since it was
    * written (the window was long enough for everyone). "purgeAll" (stale): every tombstone is purged, as
    * if some instances had been offline for longer than the window; they then meet a missing share row.
@@ -341,6 +403,7 @@ class World {
       const at = this.writtenAt.get(id) ?? -1;
       if (stale || this.instances.every((inst) => inst.lastSync > at)) {
         this.share.delete(id);
+        this.purgedThrough = Math.max(this.purgedThrough, at);
         const heldSomewhere = this.instances.some((inst) => {
           const row = inst.rows.get(id);
           return row?.status === "conflict" || (row?.status === "pending" && row.base !== null && !row.base.deleted);
@@ -373,6 +436,7 @@ class World {
       inst.journal = null;
     }
     const serial = ++this.serial;
+    this.marks.push({ version: serial, serverAt: this.real });
     const lastSyncBefore = inst.lastSync;
     inst.lastSync = serial;
     for (const row of inst.rows.values()) if (!row.state.deleted) this.submitted.add(row.state.hash);
@@ -384,7 +448,15 @@ class World {
       const row = inst.rows.get(id) ?? null;
       const remote = this.share.get(id) ?? null;
       if (row?.status === "conflict" && sameRow(row.heldRemote, remote)) continue;
-      inputs.push({ id, local: row?.state ?? null, base: row?.base ?? null, remote, pending: row?.status === "pending" });
+      // As the engine does (share-history.ts): a synced row missing from the share is a purged deletion
+      // only where a purge can have removed it. (The model's share never goes back in time.)
+      inputs.push(
+        reconcileHistory(
+          { id, local: row?.state ?? null, base: row?.base ?? null, remote, pending: row?.status === "pending" },
+          { remoteRev: this.writtenAt.get(id) ?? null, syncedRev: row?.syncedRev ?? null, purgedHlc: null },
+          { lineage: { rewound: false, forkPoint: null }, purgedThrough: this.purgedThrough, instanceId: inst.id },
+        ),
+      );
     }
     const seenBefore = inst.clock.current();
     const actions = planEntries(inputs, {
@@ -458,7 +530,7 @@ class World {
         for (const copy of a.copies ?? []) {
           this.share.set(copy.id, copy.state);
           this.writtenAt.set(copy.id, serial);
-          inst.rows.set(copy.id, { state: copy.state, base: copy.state, status: "synced", heldRemote: null });
+          inst.rows.set(copy.id, { state: copy.state, base: copy.state, status: "synced", heldRemote: null, syncedRev: serial });
         }
         count(this.policy, `write lost to an edit during the run (${a.reason})`);
         this.trace.push(`${inst.name}'s write of ${a.id} loses to an edit made during the run`);
@@ -480,14 +552,14 @@ class World {
       }
       const state = a.local ?? row?.state;
       if (!state) fail(`action without a local state for a missing row: ${JSON.stringify(a)}`);
-      inst.rows.set(a.id, { state, base: a.base, status: "synced", heldRemote: null });
+      inst.rows.set(a.id, { state, base: a.base, status: "synced", heldRemote: null, syncedRev: serial });
       inst.conflicts.delete(a.id);
       settledHere.add(a.id);
       for (const copy of a.copies ?? []) {
         if (this.share.has(copy.id) || inst.rows.has(copy.id)) fail(`copy id ${copy.id} already exists`);
         this.share.set(copy.id, copy.state);
         this.writtenAt.set(copy.id, serial);
-        inst.rows.set(copy.id, { state: copy.state, base: copy.state, status: "synced", heldRemote: null });
+        inst.rows.set(copy.id, { state: copy.state, base: copy.state, status: "synced", heldRemote: null, syncedRev: serial });
       }
     }
     if (actions.length > 0) {

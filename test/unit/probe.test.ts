@@ -2,6 +2,7 @@
  * The probe's verdict rule (SPEC §3, issue 6) against an in-memory Remote whose listings can be made to
  * lack modification times, lag, or never show a new file; and ensureProbed's record keeping.
  */
+import { spawnSync } from "node:child_process";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { ShareError } from "../../src/errors.js";
@@ -15,6 +16,7 @@ import {
   SCRATCH_PREFIX,
   type ProbeOptions,
 } from "../../src/remote/probe.js";
+import { OWNER_FILE, thisProcess, type ScratchOwner } from "../../src/remote/probe-scratch.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "../../src/remote/remote.js";
 
 const norm = (p: string) => p.replace(/^\/+|\/+$/g, "");
@@ -216,6 +218,70 @@ describe("probeShare's verdict", () => {
     remote.dirs.set(`${SCRATCH_PREFIX}dead`, new Date(Date.now() - 2 * 3600_000));
     remote.dirs.set(`${SCRATCH_PREFIX}running`, new Date(Date.now() - 60_000));
     await probeShare(remote, fast);
+    expect(remote.scratchLeft()).toEqual([`${SCRATCH_PREFIX}running`]);
+  });
+});
+
+/** The pid of a process that has exited (the kernel hands pids out in order: not reused at once). */
+function deadPid(): number {
+  const pid = spawnSync(process.execPath, ["-e", ""]).pid;
+  if (!pid) throw new Error("could not start a process");
+  return pid;
+}
+
+/** A scratch folder as a probe leaves it when it dies, written `ageMs` ago, with `owner.json` if given. */
+function leaveScratch(remote: FakeRemote, name: string, owner: ScratchOwner | null, ageMs = 60_000): void {
+  remote.dirs.set(`${SCRATCH_PREFIX}${name}`, new Date(Date.now() - ageMs));
+  if (owner) remote.files.set(`${SCRATCH_PREFIX}${name}/${OWNER_FILE}`, { data: Buffer.from(JSON.stringify(owner)), mtime: new Date(Date.now() - ageMs) });
+}
+
+describe("scratch folders of probes that died (issue 11)", () => {
+  it("removes a fresh one whose owner ran on this machine and is gone; keeps live, foreign and unknown ones", async () => {
+    const me = thisProcess();
+    const remote = new FakeRemote();
+    leaveScratch(remote, "dead", { ...me, pid: deadPid() });
+    leaveScratch(remote, "live", { ...me, pid: process.ppid }); // a concurrent probe, running right now
+    leaveScratch(remote, "elsewhere", { ...me, machine: "another-boot/pid:[1]", pid: deadPid() }); // its pid means nothing here
+    leaveScratch(remote, "unknown", null); // a probe that has not written its owner yet, or an older syncd
+    leaveScratch(remote, "old", { ...me, machine: "another-boot/pid:[1]" }, 2 * 3600_000);
+    await probeShare(remote, fast);
+    expect(remote.scratchLeft().sort()).toEqual([`${SCRATCH_PREFIX}elsewhere`, `${SCRATCH_PREFIX}live`, `${SCRATCH_PREFIX}unknown`]);
+  });
+
+  it("the probe's own folder names its owner while it runs", async () => {
+    const remote = new FakeRemote();
+    let owner: ScratchOwner | null = null;
+    const put = remote.put.bind(remote);
+    remote.put = async (path, body) => {
+      await put(path, body);
+      if (path.endsWith(`/${OWNER_FILE}`)) owner = JSON.parse((body as Buffer).toString()) as ScratchOwner;
+    };
+    await probeShare(remote, fast);
+    expect(owner).toMatchObject({ pid: process.pid, machine: thisProcess().machine });
+  });
+
+  it("a probe from this data directory that never finished is removed by the next one, whatever its age", async () => {
+    const remote = new FakeRemote();
+    const lib = state();
+    // What a first sync killed during its probe leaves: the local record of the probe, and its folder (here
+    // without owner.json: killed before writing it), younger than an hour.
+    const killed = { ...thisProcess(), pid: deadPid() };
+    lib.setState(probeStateKey(remote.location), JSON.stringify({ unfinished: { scratch: `${SCRATCH_PREFIX}killed`, owner: killed } }));
+    leaveScratch(remote, "killed", null);
+    expect(readProbeReport(lib, remote.location)).toBeNull(); // so the next sync probes
+    const report = await ensureProbed(lib, remote, remote.location, fast);
+    expect(report.verdict).toBe("ok");
+    expect(remote.scratchLeft()).toEqual([]);
+    expect(readProbeReport(lib, remote.location)).toEqual(report);
+  });
+
+  it("keeps the folder of a probe from this data directory that is still running (syncd probe beside the daemon)", async () => {
+    const remote = new FakeRemote();
+    const lib = state();
+    const running = { ...thisProcess(), pid: process.ppid };
+    lib.setState(probeStateKey(remote.location), JSON.stringify({ unfinished: { scratch: `${SCRATCH_PREFIX}running`, owner: running } }));
+    leaveScratch(remote, "running", null);
+    await ensureProbed(lib, remote, remote.location, fast);
     expect(remote.scratchLeft()).toEqual([`${SCRATCH_PREFIX}running`]);
   });
 });

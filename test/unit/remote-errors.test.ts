@@ -98,11 +98,12 @@ describe("toRemoteError: network failures", () => {
     expect(toRemoteError(err, "GET", URL).kind).toBe("network");
   });
 
-  it("maps TLS errors to network with the code in the message", () => {
+  it("maps TLS errors to kind tls, saying what is wrong with the certificate and giving its code", () => {
     const err = toRemoteError(systemError("DEPTH_ZERO_SELF_SIGNED_CERT"), "GET", URL);
-    expect(err.kind).toBe("network");
-    expect(err.message).toContain("TLS error DEPTH_ZERO_SELF_SIGNED_CERT");
-    expect(toRemoteError(systemError("ERR_TLS_CERT_ALTNAME_INVALID"), "GET", URL).message).toContain("TLS error");
+    expect(err.kind).toBe("tls");
+    expect(err.message).toContain("the server's certificate does not verify: it is self-signed (DEPTH_ZERO_SELF_SIGNED_CERT)");
+    expect(toRemoteError(systemError("ERR_TLS_CERT_ALTNAME_INVALID"), "GET", URL).message).toContain("issued for another host name");
+    expect(toRemoteError(systemError("ERR_SSL_DECRYPTION_FAILED"), "GET", URL).message).toContain("TLS handshake with 127.0.0.1:8080 failed (ERR_SSL_DECRYPTION_FAILED)");
   });
 
   it("maps AbortError (node-fetch) and TimeoutError (AbortSignal.timeout) to timeout", () => {

@@ -1,13 +1,16 @@
 import { mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { IntegrityError } from "../../src/errors.js";
+import { RemoteError } from "../../src/remote/errors.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "../../src/remote/remote.js";
 import { BlobStore } from "../../src/store/blob-store.js";
 import { PhaseProgress } from "../../src/sync/events.js";
-import { uploadFiles } from "../../src/sync/transfer.js";
+import { dataPath } from "../../src/sync/layout.js";
+import { downloadFiles, uploadFiles, type DataFile, type DataProblem } from "../../src/sync/transfer.js";
 
 /**
  * A share that, like a real server, answers a PUT as soon as it has Content-Length bytes and then drops the
@@ -35,8 +38,10 @@ function answeringEarly(): Remote & { stored: Map<string, Buffer> } {
     async get() {
       throw new Error("not used");
     },
-    async getStream() {
-      throw new Error("not used");
+    async getStream(path: string) {
+      const data = stored.get(path);
+      if (!data) throw new RemoteError("not-found", "GET", `memory:/${path}`, "404 Not Found.", { status: 404 });
+      return Readable.from([data]);
     },
     async put(path: string, body: Buffer | StreamBody) {
       stored.set(path, Buffer.isBuffer(body) ? body : await readExactly(body.open(), body.size));
@@ -84,6 +89,62 @@ describe("uploadFiles", () => {
     renameSync(blobs.path(bad.hash), blobs.path(good.hash));
     await expect(uploadFiles(remote, blobs, [forged], { concurrency: 1, beforeWrite: () => {}, progress: progress() })).rejects.toBeInstanceOf(
       IntegrityError,
+    );
+  });
+});
+
+const sha = (data: string) => createHash("sha256").update(data).digest("hex");
+
+describe("sizes are checked wherever the bytes are", () => {
+  it("an upload whose entry's size is not the held blob's is refused before anything is sent", async () => {
+    const blob = await blobs.writeBuffer(Buffer.from("ten bytes!"));
+    const remote = answeringEarly();
+    const lying = { hash: blob.hash, size: 999 };
+    await expect(uploadFiles(remote, blobs, [lying], { concurrency: 1, beforeWrite: () => {}, progress: progress() })).rejects.toThrow(
+      /holds 10 bytes but its entry says 999/,
+    );
+    expect(remote.stored.size).toBe(0);
+  });
+
+  it("a download whose row's size lies keeps the bytes that hash right, at their own size", async () => {
+    const remote = answeringEarly();
+    remote.stored.set(dataPath(sha("ten bytes!")), Buffer.from("ten bytes!"));
+    remote.stored.set(dataPath(sha("other")), Buffer.from("other"));
+    const files = [
+      { hash: sha("ten bytes!"), size: 4 },
+      { hash: sha("other"), size: 500 },
+    ];
+    const bytes = await downloadFiles(remote, blobs, files, { concurrency: 2, progress: progress() });
+    expect(bytes).toBe(15);
+    expect([blobs.sizeOf(sha("ten bytes!")), blobs.sizeOf(sha("other"))]).toEqual([10, 5]);
+  });
+});
+
+describe("downloadFiles with onUnavailable", () => {
+  it("reports missing and damaged files and downloads the others; network failures still fail", async () => {
+    const remote = answeringEarly();
+    remote.stored.set(dataPath(sha("fine")), Buffer.from("fine"));
+    remote.stored.set(dataPath(sha("damaged")), Buffer.from("DAMAGED"));
+    const reported: Array<[string, DataProblem["kind"]]> = [];
+    const files: DataFile[] = [
+      { hash: sha("missing"), size: 7 },
+      { hash: sha("damaged"), size: 7 },
+      { hash: sha("fine"), size: 4 },
+    ];
+    const onUnavailable = (file: DataFile, problem: DataProblem) => void reported.push([file.hash, problem.kind]);
+    await downloadFiles(remote, blobs, files, { concurrency: 1, progress: progress(), onUnavailable });
+    expect(reported).toEqual([
+      [sha("missing"), "missing"],
+      [sha("damaged"), "damaged"],
+    ]);
+    expect(blobs.has(sha("fine"))).toBe(true);
+    expect(blobs.has(sha("damaged"))).toBe(false);
+
+    remote.getStream = async () => {
+      throw new RemoteError("network", "GET", "memory:/x", "connection reset.");
+    };
+    await expect(downloadFiles(remote, blobs, [{ hash: sha("other"), size: 5 }], { concurrency: 1, progress: progress(), onUnavailable })).rejects.toThrow(
+      /connection reset/,
     );
   });
 });

@@ -6,6 +6,8 @@
 import type { Command } from "commander";
 import { loadConfig, resolveConfigPath } from "../../config/load.js";
 import { errorMessage } from "../../errors.js";
+import { StopScope } from "../../remote/stop.js";
+import { localDiskError } from "../../store/disk-errors.js";
 import { isLogLevel, jsonLogger } from "../../server/log.js";
 import type { GlobalOptions } from "../context.js";
 
@@ -20,17 +22,27 @@ export function registerDaemonCommand(program: Command, globals: () => GlobalOpt
       const config = loadConfig(resolveConfigPath(globals().config));
       const level = process.env.SYNCD_LOG_LEVEL;
       const log = jsonLogger((line) => process.stdout.write(line), isLogLevel(level) ? level : "info");
+      // Loaded here, not at the top: every other command starts faster without the server modules.
+      const [{ startDaemon }, { containShareFault }] = await Promise.all([
+        import("../../server/daemon.js"),
+        import("../../remote/share-faults.js"),
+      ]);
       // A bug that escapes every handler leaves the process in an unknown state: log it and exit 1, so
       // that systemd (Restart=on-failure) starts a clean one. The share stays safe: the lease expires.
+      // The one exception: a fault of webdav-server while it handled one request of the embedded share
+      // (share-faults.ts) breaks that request only; it is logged and that request ends, the daemon goes on.
       process.on("uncaughtException", (err) => {
+        if (containShareFault(err)) return;
         log.error("uncaught exception", { error: errorMessage(err), stack: err.stack });
         process.exit(1);
       });
       process.on("unhandledRejection", (reason) => log.error("unhandled rejection", { error: errorMessage(reason) }));
 
-      // Loaded here, not at the top: every other command starts faster without the server modules.
-      const { startDaemon } = await import("../../server/daemon.js");
-      const daemon = await startDaemon({ config, log });
+      // Every request the daemon makes to the share (scheduled runs, runs the API starts) is in this scope.
+      const requests = new StopScope();
+      const daemon = await requests.run(() => startDaemon({ config, log })).catch((err: unknown) => {
+        throw localDiskError(err, config.dataDir) ?? err; // a data directory it cannot even open: say why
+      });
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once("SIGTERM", () => resolve("SIGTERM"));
         process.once("SIGINT", () => resolve("SIGINT"));
@@ -43,7 +55,12 @@ export function registerDaemonCommand(program: Command, globals: () => GlobalOpt
       };
       process.once("SIGTERM", again);
       process.once("SIGINT", again);
-      await daemon.close();
+      // close() first tells the run in progress to stop (so that it reports "aborted"); then its requests in
+      // flight end now, not at their timeout (a publish in progress finishes first): the run stops at once,
+      // releases its lock claim, and close() does not wait on a stalled server.
+      const closed = daemon.close();
+      requests.stop();
+      await closed;
       setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
     });
 }

@@ -1,9 +1,10 @@
-/** Commands that read or write the local library: add, update, rm, ls, get, import. */
+/** Commands that read or write the local library: add, update, rm, restore, ls, get, import. */
 import { createWriteStream } from "node:fs";
 import { basename, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
+import { EntryDeletedError } from "../../store/library.js";
 import { withContext, type GlobalOptions } from "../context.js";
 import { collect, entryJson, formatTable, parseMetaPairs, printJson } from "../output.js";
 import { formatBytes } from "../progress.js";
@@ -54,11 +55,33 @@ export function registerLibraryCommands(program: Command, globals: Globals): voi
 
   program
     .command("rm")
-    .description("delete an entry (a tombstone that sync propagates)")
-    .argument("<id>", "entry id")
-    .action(async (id: string) => {
+    .description("delete entries (tombstones that sync propagates)")
+    .argument("<ids...>", "entry ids")
+    .action(async (ids: string[]) => {
       await withContext(globals(), async (ctx) => {
-        (await ctx.openLibrary()).remove(id);
+        const library = await ctx.openLibrary();
+        // Every id is checked before the first deletion: a typo in the list deletes nothing.
+        for (const id of ids) {
+          const entry = library.require(id);
+          if (entry.deleted) throw new EntryDeletedError(entry);
+        }
+        for (const id of new Set(ids)) library.remove(id);
+      });
+    });
+
+  program
+    .command("restore")
+    .description("bring deleted entries back (their last content and metadata), as a new change")
+    .argument("<ids...>", "entry ids")
+    .option("--json", "print the restored entries as a JSON array")
+    .action(async (ids: string[], opts: { json?: boolean }) => {
+      await withContext(globals(), async (ctx) => {
+        const library = await ctx.openLibrary();
+        const { shareContent } = await import("../../sync/share-content.js");
+        // Content the local store released on deletion is fetched back from the share (Library.restore).
+        const entries = await library.restore(ids, { fetch: shareContent(() => ctx.share()) });
+        if (opts.json) printJson(entries.map(entryJson));
+        else process.stdout.write(entries.map((e) => `${e.id}\n`).join(""));
       });
     });
 

@@ -11,20 +11,27 @@ export function registerSyncCommands(program: Command, globals: Globals): void {
   program
     .command("sync")
     .description("run one sync with the share")
-    .option("--force", "skip the up-to-date check and override the safety guards")
+    .option("--force", "skip the up-to-date check and reconcile everything (overrides no guard)")
+    .option("--allow-deletes", "let this run delete more than sync.maxDeletePercent, or sync with a share that was emptied or replaced")
+    .option("--dry-run", "show what the run would do, and change nothing anywhere")
     .option("--json", "print the summary as JSON")
-    .action(async (opts: { force?: boolean; json?: boolean }) => {
+    .action(async (opts: { force?: boolean; allowDeletes?: boolean; dryRun?: boolean; json?: boolean }) => {
       await withContext(globals(), async (ctx) => {
         const progress = progressReporter();
         const engine = await ctx.engine(progress.onEvent);
         let summary: SyncSummary;
         try {
-          summary = await engine.sync({ force: opts.force ?? false });
+          summary = await engine.sync({
+            force: opts.force ?? false,
+            allowDeletes: opts.allowDeletes ?? false,
+            dryRun: opts.dryRun ?? false,
+            signal: ctx.signal,
+          });
         } finally {
           progress.stop();
         }
         if (opts.json) printJson(summary);
-        else process.stdout.write(`${describeSummary(summary)}\n`);
+        else process.stdout.write(`${summary.dryRun ? describeDryRun(summary) : describeSummary(summary)}\n`);
       });
     });
 
@@ -50,6 +57,28 @@ export function registerSyncCommands(program: Command, globals: Globals): void {
         );
       });
     });
+}
+
+/** Lines of a dry run shown before "… and N more". */
+const DRY_RUN_LINES = 50;
+
+export function describeDryRun(s: SyncSummary): string {
+  const report = s.dryRun;
+  if (!report) return describeSummary(s);
+  const lines = [`dry run: nothing was changed. The share is at version ${s.version}.`];
+  if (report.shareRewound) lines.push("The share went back in time since this instance's last sync (restored from an older copy?): the run would write this instance's newer state back.");
+  if (report.changes.length === 0) lines.push("A sync would change nothing.");
+  for (const c of report.changes.slice(0, DRY_RUN_LINES)) {
+    const sides = [c.local ? `here: ${c.local}` : null, c.remote ? `share: ${c.remote}` : null, c.conflict ? `conflict: ${c.conflict}` : null].filter(Boolean);
+    lines.push(`  ${c.name} (${c.id}): ${sides.join("; ") || c.reason}`);
+  }
+  if (report.changes.length > DRY_RUN_LINES) lines.push(`  … and ${report.changes.length - DRY_RUN_LINES} more (--json lists them all)`);
+  lines.push(
+    `would: ${s.uploaded} uploaded, ${s.downloaded} downloaded, ${s.deletedLocal} deleted here, ${s.deletedRemote} deleted on the share, ` +
+      `${s.metadataPushed + s.metadataPulled} metadata-only, ${s.conflicts} conflicts, ${formatBytes(s.bytesUp)} up, ${formatBytes(s.bytesDown)} down`,
+  );
+  if (report.wouldStop) lines.push(`The run would stop: ${report.wouldStop}`);
+  return lines.join("\n");
 }
 
 export function describeSummary(s: SyncSummary): string {
