@@ -3,7 +3,7 @@
  * AppDeps, so tests build it over a real library with a stub engine or scheduler as they need.
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import type { Library } from "../store/library.js";
+import type { ContentFetcher, Library } from "../store/library.js";
 import type { SyncStatusReport } from "../sync/engine.js";
 import { bearerToken, isLoopbackHostHeader, sameOrigin, tokenMatches } from "./auth.js";
 import type { EventHub } from "./event-hub.js";
@@ -31,6 +31,8 @@ export interface AppDeps {
   /** Refuse requests whose Host is not a loopback name (no token, loopback bind: see auth.ts). */
   loopbackOnly?: boolean;
   tombstoneRetentionDays: number;
+  /** Where a restore finds content the local store released on deletion: the daemon's share. */
+  restoreContent?: ContentFetcher;
 }
 
 export type AppEnv = { Variables: { deps: AppDeps } };

@@ -20,6 +20,7 @@ import { openLibrary, type Library } from "../store/library.js";
 import { resolveConflict } from "../store/resolve.js";
 import { probeLocation } from "../remote/probe.js";
 import { SyncEngine } from "../sync/engine.js";
+import { shareContent } from "../sync/share-content.js";
 import { createApp } from "./app.js";
 import { davAuthorized, isLoopbackAddress } from "./auth.js";
 import { EventHub, type EventHubOptions } from "./event-hub.js";
@@ -94,6 +95,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       token,
       loopbackOnly,
       tombstoneRetentionDays: config.sync.tombstoneRetentionDays,
+      // The share the engine syncs with, once it exists (the engine is made right after it).
+      restoreContent: shareContent(async () => {
+        await engine;
+        return remote as Remote;
+      }),
     });
     const dav = embedded
       ? await createShareHandler({

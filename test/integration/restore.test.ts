@@ -126,6 +126,18 @@ describe("POST /api/v1/files/:id/restore", () => {
     expect(await content.text()).toBe("shared bytes");
   });
 
+  it("fetches content the local store released from the share (verified), as syncd restore does", async () => {
+    const entry = await upload("synced.txt", "bytes only the share keeps", { label: "s" });
+    const synced = await td.api("/api/v1/sync", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(synced.status).toBe(200);
+    await td.json(`/api/v1/files/${entry.id}`, { method: "DELETE" });
+    const res = await td.api(`/api/v1/files/${entry.id}/restore`, { method: "POST" });
+    expect(res.status).toBe(200);
+    expect((await res.json()) as EntryJson).toMatchObject({ id: entry.id, deleted: false, name: "synced.txt", meta: { label: "s" } });
+    const content = await td.api(`/api/v1/files/${entry.id}/content`);
+    expect(await content.text()).toBe("bytes only the share keeps");
+  });
+
   it("needs the token, like every route of the library", async () => {
     const entry = await upload("guarded.txt", "guarded");
     await td.json(`/api/v1/files/${entry.id}`, { method: "DELETE" });

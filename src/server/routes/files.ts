@@ -73,14 +73,14 @@ export function fileRoutes(): Hono<AppEnv> {
     return c.json(entryJson(entry));
   });
 
-  // Brings a deleted entry back (SPEC §6), through the one write path. The daemon's routes have no share to
-  // fetch from, so content that the local store released on deletion is answered 409 with the way out
-  // (`syncd restore ID` fetches it from the share); a live twin's bytes are enough.
+  // Brings a deleted entry back (SPEC §6), through the one write path. Content that the local store released
+  // on deletion is fetched from the daemon's share (verified), as `syncd restore` does; when neither has it,
+  // 409 with the reason.
   r.post("/:id/restore", async (c) => {
-    const { library, scheduler } = c.get("deps");
+    const { library, scheduler, restoreContent } = c.get("deps");
     let entry: Entry;
     try {
-      [entry] = (await library.restore([c.req.param("id")])) as [Entry];
+      [entry] = (await library.restore([c.req.param("id")], restoreContent ? { fetch: restoreContent } : {})) as [Entry];
     } catch (err) {
       if (err instanceof SyncdError && err.code === "content-unavailable") throw new ApiError(409, err.code, err.message);
       throw err;
