@@ -352,7 +352,7 @@ export class SyncEngine {
     const cutoff = cutoffStamp(now, this.settings.tombstoneRetentionDays);
     // Tombstones go only when both this machine's clock and the share server's say they are old (SPEC §3).
     const purgeableThrough = db.purgeableThrough(serverNow, retentionMs);
-    const purged = db.purgeTombstones({ cutoffStamp: cutoff, serverNow, retentionMs });
+    const purged = db.purgeTombstones({ cutoffStamp: cutoff, through: purgeableThrough });
     const changed = toRemote.length > 0 || purged > 0 || share.created || repair.changed;
     if (changed || share.repaired) {
       signal?.throwIfAborted();

@@ -108,12 +108,11 @@ const VERSION_TIMES_SCHEMA = `
  */
 const PURGED_THROUGH_KEY = "purged_through_rev";
 
-export interface PurgeClocks {
+export interface PurgeLimits {
   /** Tombstones stamped (HLC) before this are old by this machine's clock. */
   cutoffStamp: string;
-  /** The share server's clock now (see RemoteLease.serverNow). */
-  serverNow: number;
-  retentionMs: number;
+  /** The newest version old by the server's clock (purgeableThrough). */
+  through: number;
 }
 
 interface RawRow {
@@ -286,10 +285,9 @@ export class SharedDb {
    * cutoff, and written by a version the server's clock also places before it. Records how far purges
    * reached (purgedThrough). Returns how many were removed.
    */
-  purgeTombstones(clocks: PurgeClocks): number {
-    const through = this.purgeableThrough(clocks.serverNow, clocks.retentionMs);
+  purgeTombstones({ cutoffStamp, through }: PurgeLimits): number {
     if (through < 0) return 0;
-    const params = { stamp: clocks.cutoffStamp, through };
+    const params = { stamp: cutoffStamp, through };
     const where = "deleted = 1 AND hlc < @stamp AND rev <= @through";
     const newest = this.db.prepare(`SELECT MAX(rev) FROM entries WHERE ${where}`).pluck().get(params) as number | null;
     if (newest === null) return 0;

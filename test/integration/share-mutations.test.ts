@@ -103,7 +103,10 @@ const MUTATIONS: Mutation[] = [
     name: "metadata.db with flipped bytes",
     raw: (f, rand) => {
       const bytes = Buffer.from(f.db);
-      for (let i = 0; i < 8; i++) bytes[100 + Math.floor(rand() * (bytes.length - 100))] ^= 0xff;
+      for (let i = 0; i < 8; i++) {
+        const at = 100 + Math.floor(rand() * (bytes.length - 100));
+        bytes[at] = (bytes[at] ?? 0) ^ 0xff;
+      }
       return { db: bytes, version: versionFor(f.version, bytes) };
     },
   },
@@ -171,7 +174,7 @@ describe(`a mutated share is refused cleanly or accepted without loss (seed ${SE
       // Mutate the published files, as a writer would leave them (no lock is held: no run is in progress).
       const dbFile = join(server.dir, root, "metadata.db");
       const versionFile = join(server.dir, root, "version.txt");
-      let bytes = readFileSync(dbFile);
+      let bytes: Buffer = readFileSync(dbFile);
       let version: string | null = readFileSync(versionFile, "utf8");
       if (mutation.db) {
         const db = new Database(bytes);

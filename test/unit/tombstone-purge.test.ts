@@ -34,13 +34,13 @@ describe("share tombstone purge", () => {
     db.commit([row("x", { deleted: true, hlc: at(T0) })], me, "c1", T0, { now: T0, markEveryMs: 3600_000 });
     const retentionMs = 90 * DAY;
     // This machine 91 days fast, the server's clock right: kept.
-    expect(db.purgeTombstones({ cutoffStamp: cutoffStamp(T0 + 91 * DAY, 90), serverNow: T0 + 60_000, retentionMs })).toBe(0);
+    expect(db.purgeTombstones({ cutoffStamp: cutoffStamp(T0 + 91 * DAY, 90), through: db.purgeableThrough(T0 + 60_000, retentionMs) })).toBe(0);
     // The server's clock says 91 days, this machine's clock says minutes: kept.
-    expect(db.purgeTombstones({ cutoffStamp: cutoffStamp(T0 + 60_000, 90), serverNow: T0 + 91 * DAY, retentionMs })).toBe(0);
+    expect(db.purgeTombstones({ cutoffStamp: cutoffStamp(T0 + 60_000, 90), through: db.purgeableThrough(T0 + 91 * DAY, retentionMs) })).toBe(0);
     expect(db.get("x")?.deleted).toBe(true);
     expect(db.purgedThrough()).toBe(0);
     // Both: purged, and the share records how far purges reached.
-    expect(db.purgeTombstones({ cutoffStamp: cutoffStamp(T0 + 91 * DAY, 90), serverNow: T0 + 91 * DAY, retentionMs })).toBe(1);
+    expect(db.purgeTombstones({ cutoffStamp: cutoffStamp(T0 + 91 * DAY, 90), through: db.purgeableThrough(T0 + 91 * DAY, retentionMs) })).toBe(1);
     expect(db.get("x")).toBeNull();
     expect(db.purgedThrough()).toBe(1);
   });
@@ -53,7 +53,7 @@ describe("share tombstone purge", () => {
     db.commit([row("b")], me, "c3", T0, { now: T0 + 2000, markEveryMs: every }); // thins out the mark of version 2
     // Then nothing for 100 days; the next commit's purge must reach version 2 (bounded by version 3's mark).
     expect(db.purgeableThrough(T0 + 100 * DAY, 90 * DAY)).toBe(3);
-    expect(db.purgeTombstones({ cutoffStamp: cutoffStamp(T0 + 100 * DAY, 90), serverNow: T0 + 100 * DAY, retentionMs: 90 * DAY })).toBe(1);
+    expect(db.purgeTombstones({ cutoffStamp: cutoffStamp(T0 + 100 * DAY, 90), through: db.purgeableThrough(T0 + 100 * DAY, 90 * DAY) })).toBe(1);
   });
 
   it("a server time with a fraction of a millisecond (the lease's monotonic reckoning) still counts", () => {
