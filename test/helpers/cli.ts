@@ -38,6 +38,11 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A command that does not read its input may exit before the pipe takes it: EPIPE says nothing about it
+    // (its exit code and output are what tests judge), and must not crash the test process.
+    child.stdin.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
     child.stdin.end(opts.input ?? "");
   });
 }

@@ -40,6 +40,11 @@ function shell(line: string, cwd: string, input = ""): Promise<{ code: number; s
     const child = execFile("/bin/sh", ["-c", line], { cwd, env: { ...process.env, SYNCD_CONFIG: "", PATH: `${join(root, "bin")}:${process.env.PATH}` } }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
+    // A command that does not read its input may exit before the pipe takes it: EPIPE then says nothing about
+    // the command (its exit code and output are what the test judges), and must not crash the test process.
+    child.stdin?.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
     child.stdin?.end(input);
   });
 }
