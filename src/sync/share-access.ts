@@ -145,15 +145,8 @@ async function downloadTo(remote: Remote, path: string, file: string): Promise<{
  * the lease; version.txt is re-read first and must still be what this run started from. A shutdown does
  * not interrupt it (stop.ts): the share is left at the old or the new version, never between.
  */
-export function publishShare(
-  remote: Remote,
-  file: string,
-  info: { version: number; share: string },
-  startedFrom: VersionProbe,
-  token: string,
-  beforeWrite: () => void,
-): Promise<VersionInfo> {
-  return uninterrupted("publishing", () => publish(remote, file, info, startedFrom, token, beforeWrite));
+export function publishShare(...args: Parameters<typeof publish>): Promise<VersionInfo> {
+  return uninterrupted("publishing", () => publish(...args));
 }
 
 async function publish(
