@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { v2 } from "webdav-server";
 import { errorMessage } from "../errors.js";
+import { AtomicFileSystem } from "./atomic-fs.js";
 import { copyCheck } from "./copy-check.js";
 import { propfindRefusal, proppatchRefusal } from "./dav-body-check.js";
 import { answer, runShareRequest, wrapCommands, type ShareFaultListener } from "./share-faults.js";
@@ -95,7 +96,7 @@ export async function startPrivateShare(dir: string): Promise<EmbeddedShare & { 
  */
 export async function createShareHandler(opts: ShareHandlerOptions): Promise<RequestHandler> {
   await mkdir(opts.dir, { recursive: true });
-  const options: v2.WebDAVServerOptions = { rootFileSystem: new v2.PhysicalFileSystem(opts.dir) };
+  const options: v2.WebDAVServerOptions = { rootFileSystem: new AtomicFileSystem(opts.dir) };
   if (opts.username !== undefined || opts.password !== undefined) {
     const users = new v2.SimpleUserManager();
     const user = users.addUser(opts.username ?? "", opts.password ?? "", false);

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,6 +47,37 @@ describe("startEmbeddedShare", () => {
     await remote.mkdir("");
     await remote.put("version.txt", Buffer.from("1\n"));
     expect(await readFile(join(dir, "syncd", "version.txt"), "utf8")).toBe("1\n");
+    await remote.close();
+  });
+
+  it("replaces a file whole: a PUT cut short leaves the old content and no partial or temporary file", async () => {
+    share = await startEmbeddedShare({ dir });
+    const remote = createWebdavRemote({ url: share.url, root: "/syncd", timeoutMs: 5000 });
+    await remote.mkdir("");
+    await remote.put("data.bin", Buffer.from("the complete old content"));
+    const url = new URL(`${share.url}/syncd/data.bin`);
+    const cutShort = (path: string) =>
+      new Promise<void>((resolve) => {
+        // A client that dies halfway through its body (a SIGKILLed sync): 400,000 of 1,000,000 bytes, then gone.
+        const socket = connect({ host: url.hostname, port: Number(url.port) }, () => {
+          socket.write(`PUT ${path} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Length: 1000000\r\n\r\n`);
+          socket.write(Buffer.alloc(400_000, 7), () => setTimeout(() => socket.destroy(), 100));
+        });
+        socket.on("close", () => resolve());
+        socket.on("error", () => resolve());
+      });
+    await cutShort("/syncd/data.bin");
+    await cutShort("/syncd/new.bin");
+    // The server has handled the dead request once a later request on the folder is answered.
+    const listed = async () => (await remote.list("")).entries.map((e) => e.name).sort();
+    await expect.poll(async () => (await readdir(join(dir, "syncd"))).sort()).toEqual(["data.bin"]);
+    expect(await readFile(join(dir, "syncd", "data.bin"), "utf8")).toBe("the complete old content");
+    expect(await listed()).toEqual(["data.bin"]);
+    // A complete rewrite replaces it, and a new file appears only whole.
+    await remote.put("data.bin", Buffer.from("new"));
+    await remote.put("new.bin", Buffer.alloc(0));
+    expect(await readFile(join(dir, "syncd", "data.bin"), "utf8")).toBe("new");
+    expect(await listed()).toEqual(["data.bin", "new.bin"]);
     await remote.close();
   });
 

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isRemoteError, RemoteError } from "../../src/remote/errors.js";
@@ -103,7 +103,11 @@ describe("WebdavRemote against webdav-server", () => {
         if (i === data.length / 2) {
           for (let t = 0; t < 500 && !sawPartialFile; t++) {
             await new Promise((r) => setTimeout(r, 10));
-            sawPartialFile = existsSync(onDisk) && statSync(onDisk).size > 0;
+            // The embedded share writes the body beside the file and renames it into place once complete
+            // (remote/atomic-fs.ts): the bytes stored so far are in that temporary file.
+            sawPartialFile = readdirSync(dirname(onDisk)).some(
+              (n) => n.startsWith(`.${basename(onDisk)}.syncd-part-`) && statSync(join(dirname(onDisk), n)).size > 0,
+            );
           }
         }
         produced = i + 64 * 1024;
