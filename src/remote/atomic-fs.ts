@@ -8,11 +8,11 @@
  * a reader saw it empty or partial. On a content-addressed share "immutable once written" (SPEC §3) neither
  * may happen. Here the body goes to a hidden temporary file beside the target (same folder, so the rename is
  * atomic on every file system), which is renamed over the target when the request is complete and removed
- * otherwise, with the empty placeholder webdav-server creates for a new file. Listings never show those
- * temporary files.
+ * otherwise; a new file does not exist before its content is complete. Listings never show those temporary
+ * files.
  */
 import { randomUUID } from "node:crypto";
-import { createWriteStream, rename, stat, unlink } from "node:fs";
+import { createWriteStream, rename, unlink } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { basename, dirname, join } from "node:path";
 import { Writable } from "node:stream";
@@ -25,22 +25,31 @@ const isPart = (name: string) => name.startsWith(".") && name.includes(PART_MARK
 const NO_ERROR = undefined as unknown as Error;
 
 export class AtomicFileSystem extends v2.PhysicalFileSystem {
+  /**
+   * A file that a PUT creates appears when its content is complete, never as the empty placeholder
+   * webdav-server makes first: an aborted upload would leave that placeholder behind, and removing it
+   * afterwards would race a retried upload of the same file (check-then-delete: in the faults test a retried
+   * metadata.db.tmp-* upload was removed just before its MOVE). Other creations (a COPY's target) keep it.
+   */
+  protected override _create(path: v2.Path, ctx: v2.CreateInfo, callback: v2.SimpleCallback): void {
+    const request = (ctx.context as Partial<v2.HTTPRequestContext>).request;
+    if (ctx.type.isDirectory || request?.method !== "PUT") return super._create(path, ctx, callback);
+    this.resources[path.toString()] ??= new v2.PhysicalFileSystemResource();
+    callback();
+  }
+
   protected override _openWriteStream(path: v2.Path, ctx: v2.OpenWriteStreamInfo, callback: v2.ReturnCallback<Writable>): void {
     const { realPath } = this.getRealPath(path);
     this.resources[path.toString()] ??= new v2.PhysicalFileSystemResource();
     const request = (ctx.context as Partial<v2.HTTPRequestContext>).request as IncomingMessage | undefined;
     const expected = ctx.estimatedSize >= 0 ? ctx.estimatedSize : null;
-    // webdav-server creates a new file empty before writing it ("mustCreate"): a write that fails takes that
-    // placeholder away again, unless a complete write of someone else has replaced it meanwhile.
-    const placeholder = ctx.mode === "mustCreate";
     const part = join(dirname(realPath), `.${basename(realPath)}${PART_MARK}${randomUUID()}`);
     const file = createWriteStream(part, { flags: "wx" });
     let written = 0;
     let settled = false;
     const discard = (err: Error | null, done: (err?: Error | null) => void) => {
-      const removePlaceholder = (next: () => void) =>
-        placeholder ? stat(realPath, (e, st) => (!e && st.size === 0 ? unlink(realPath, () => next()) : next())) : next();
-      const cleanUp = () => unlink(part, () => removePlaceholder(() => done(err)));
+      // Only our own temporary file: the target is never touched by a failed write.
+      const cleanUp = () => unlink(part, () => done(err));
       if (file.closed) return cleanUp();
       file.once("close", cleanUp);
       file.destroy();
