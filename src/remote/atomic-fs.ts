@@ -76,9 +76,12 @@ export class AtomicFileSystem extends v2.PhysicalFileSystem {
       },
     });
     // webdav-server pipes the body in and never ends or destroys this stream when the client goes away
-    // mid-body: the request's own end says so, and the temporary file (and its descriptor) go with it.
+    // before the body has reached it: cut short, or received whole but still buffered in the request when
+    // the connection closed (seen in the kill test under load: a complete request whose body never ended the
+    // pipe). A request that closes before it ended this stream takes the temporary file (and its
+    // descriptor) with it.
     const abortIfCut = () => {
-      if (request && !request.complete) stream.destroy(new Error("upload aborted by the client"));
+      if (!stream.writableEnded) stream.destroy(new Error("upload aborted by the client"));
     };
     if (request?.closed) process.nextTick(abortIfCut);
     else request?.once("close", abortIfCut);
