@@ -32,8 +32,14 @@ export interface ProbeFindings {
   moveMissingParent: { status: number | null; remoteKind: RemoteErrorKind | null; createdParent: boolean | null };
   /** PROPFIND Depth: 1 of a folder right after a PUT into it (how the lease sees claims). */
   listing: {
-    /** Every listed file had a modification time (getlastmodified). Required. */
+    /**
+     * Listed files have a modification time (getlastmodified). Required. False only when most listings lacked
+     * one: a single listing without dates (sabre/dav now and then, FIELD-NOTES) proves nothing.
+     */
     modificationTimes: boolean;
+    /** Listings in which some file had no modification time, even after the Remote took them again.
+     *  Absent from reports recorded before syncd measured it. */
+    undated?: number;
     /** Per trial (in the order they ended): listings after the first until the new file showed up; null: never. */
     relists: Array<number | null>;
     /** Trials whose first listing did not show the file just written. */
@@ -204,7 +210,7 @@ export function describeReport(r: ProbeReport): string[][] {
     ["MKCOL of an existing folder", s(f.mkcolExisting.status)],
     ["MOVE onto an existing file", `${s(f.moveOverwrite.status)}, ${f.moveOverwrite.replaced ? "replaced" : "NOT REPLACED"}`],
     ["MOVE into a missing folder", `${s(f.moveMissingParent.status)}${f.moveMissingParent.createdParent ? ", folder created" : ""}`],
-    ["listing has modification times", f.listing.modificationTimes ? "yes" : "NO (required)"],
+    ["listing has modification times", `${f.listing.modificationTimes ? "yes" : "NO (required)"}${f.listing.undated ? ` (missing in ${f.listing.undated} of ${f.listing.listings} listings)` : ""}`],
     ["new claim listed late (of written)", `${f.listing.lagged} of ${f.listing.relists.length}${f.listing.visible ? `, at most ${Math.max(0, ...f.listing.relists.map((x) => x ?? 0))} relists` : `, one NEVER (${f.listing.maxRelists} relists)`}`],
     ["listings that ended early", f.listing.cutShort === undefined ? "not measured" : `${f.listing.cutShort} of ${f.listing.listings}`],
     ["server Date header", f.clock.dateHeader ? "yes" : "no"],

@@ -248,7 +248,7 @@ export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promi
     let listings = 0;
     let cutShort = 0;
     const relists: Array<number | null> = [];
-    let modificationTimes = true;
+    let undated = 0;
     let sizeMatches: boolean | null = null;
     let freshMtimeAgeMs: number | null = null;
     let next = 0;
@@ -263,7 +263,7 @@ export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promi
         const listing = await clock.time(() => remote.list(at("claims")));
         listings++;
         if (!isCompleteListing(listing)) cutShort++;
-        for (const e of listing.entries) if (e.type === "file" && !hasMtime(e)) modificationTimes = false;
+        if (listing.entries.some((e) => e.type === "file" && !hasMtime(e))) undated++;
         const own = listing.entries.find((e) => e.name === name);
         if (!own) continue;
         seen = i;
@@ -286,7 +286,9 @@ export async function probeShare(remote: Remote, opts: ProbeOptions = {}): Promi
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, trials) }, worker));
     return {
-      modificationTimes,
+      // A majority, not one odd answer, decides (the Remote already took each odd listing again).
+      modificationTimes: undated * 2 <= listings,
+      undated,
       relists,
       lagged: relists.filter((r) => r !== 0).length,
       visible: relists.every((r) => r !== null),

@@ -73,7 +73,9 @@ export async function collectOrphans(remote: Remote, db: SharedDb, beforeWrite: 
     const serverNow = (listing.serverDate ?? new Date(nowMs)).getTime();
     for (const file of listing.entries) {
       if (file.type !== "file" || !/^[0-9a-f]{64}$/.test(file.name) || referenced.has(file.name)) continue;
-      if (serverNow - file.mtime.getTime() < ORPHAN_GRACE_MS) continue;
+      // Written as "not provably old" so that a file listed without a modification time (NaN: sabre/dav now
+      // and then, FIELD-NOTES) is kept: it may be an upload of a run that has not published yet.
+      if (!(serverNow - file.mtime.getTime() >= ORPHAN_GRACE_MS)) continue;
       beforeWrite();
       try {
         await remote.delete(file.path);

@@ -1,0 +1,137 @@
+/**
+ * Reading a PROPFIND answer (a 207 multistatus) as servers really write it, not as RFC 4918's examples do
+ * (FIELD-NOTES, fixtures/dav/): a property is read by its text whatever attributes or namespace prefix it
+ * carries (lighttpd and IIS write `<D:getlastmodified ns0:dt="dateTime.rfc1123">`, which the `webdav`
+ * client turns into an object and then an invalid date); dates in any form http-date.ts knows; hrefs
+ * absolute or relative, percent-encoded or not (a raw `#`, `?`, space or `%` in a name is a name, not URL
+ * syntax).
+ */
+import { XMLParser } from "fast-xml-parser";
+import { parseHttpDate } from "./http-date.js";
+
+export interface DavResource {
+  /** The decoded path the server gave (`/dav/syncd/a b.txt`), without a trailing slash; "" for "/". */
+  path: string;
+  type: "file" | "directory";
+  size: number;
+  /** Null when the server gave no modification time (or one in no known form). */
+  mtime: Date | null;
+  /** Without its quotes, as the `webdav` client gave it (`W/"x"` → `W/x`); null when absent. */
+  etag: string | null;
+}
+
+/** The answer was not a multistatus at all (an HTML page, a truncated or empty body). */
+export class MultistatusError extends Error {}
+
+const parser = new XMLParser({
+  // Namespaces are read by local name: every server here uses DAV: for these properties, under any prefix.
+  removeNSPrefix: true,
+  // Attributes carry nothing we read; ignoring them makes `<x attr="…">text</x>` plain text.
+  ignoreAttributes: true,
+  // Text stays text: an ETag or a name of digits must not become a number.
+  parseTagValue: false,
+  trimValues: true,
+  isArray: (name) => name === "response" || name === "propstat" || name === "href",
+});
+
+/**
+ * The resources of a multistatus body. `requestUrl` is the URL the PROPFIND was sent to: relative hrefs
+ * are resolved against it. Members the server could not stat (no 2xx propstat) are left out.
+ */
+export function parseMultistatus(body: string, requestUrl: string): DavResource[] {
+  let doc: unknown;
+  try {
+    doc = parser.parse(body);
+  } catch (err) {
+    throw new MultistatusError(`the PROPFIND answer is not well-formed XML (${(err as Error).message.split("\n")[0]})`);
+  }
+  const multistatus = field(doc, "multistatus");
+  if (multistatus === undefined) {
+    const start = body.trim().slice(0, 60).replace(/\s+/g, " ");
+    throw new MultistatusError(`the PROPFIND answer is not a WebDAV multistatus (it starts ${JSON.stringify(start)})`);
+  }
+  const requestPath = new URL(requestUrl).pathname;
+  const out: DavResource[] = [];
+  for (const response of asArray(field(multistatus, "response"))) {
+    const href = textOf(asArray(field(response, "href"))[0]);
+    if (href === null) continue;
+    const props = okProps(response);
+    if (!props) continue;
+    const type = field(props, "resourcetype");
+    const isCollection = type !== undefined && field(type, "collection") !== undefined;
+    const length = Number(textOf(field(props, "getcontentlength")) ?? "");
+    const etag = textOf(field(props, "getetag"));
+    out.push({
+      path: hrefPath(href, requestPath),
+      type: isCollection ? "directory" : "file",
+      size: Number.isFinite(length) && length >= 0 ? length : 0,
+      mtime: parseHttpDate(textOf(field(props, "getlastmodified"))),
+      etag: etag ? etag.replace(/"/g, "") : null,
+    });
+  }
+  return out;
+}
+
+/**
+ * The decoded path of an href, without a trailing slash. Servers write them as absolute URLs
+ * (`http://host:port/dav/x`), absolute paths, or paths relative to the request; encoded or not. Nothing
+ * after the authority is read as URL syntax: a raw `?` or `#` is part of a file's name.
+ */
+export function hrefPath(href: string, requestPath: string): string {
+  let path = href.trim().replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "");
+  if (!path.startsWith("/")) path = requestPath.replace(/[^/]*$/, "") + path.replace(/^\.\//, "");
+  return normalisePath(decodePercent(path));
+}
+
+/** Decoded, NFC (a server on macOS storage answers in NFD), without a trailing slash. */
+export function normalisePath(path: string): string {
+  return path.normalize("NFC").replace(/\/+$/, "");
+}
+
+/**
+ * Percent-decoding that never throws: each run of `%XX` escapes is decoded when it is valid UTF-8 (else
+ * only its ASCII escapes are), and a `%` that starts no escape stays, so an unencoded `100%.txt` (or
+ * `%zz`) is what the server meant.
+ */
+export function decodePercent(text: string): string {
+  return text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      // Not UTF-8 as a whole: decode the ASCII escapes in it, keep the others as written.
+      return run.replace(/%([0-7][0-9a-f])/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    }
+  });
+}
+
+/** The merged props of a response's 2xx propstats (a server lists the missing ones in a 404 propstat). */
+function okProps(response: unknown): Record<string, unknown> | null {
+  let merged: Record<string, unknown> | null = null;
+  for (const propstat of asArray(field(response, "propstat"))) {
+    const status = textOf(field(propstat, "status"));
+    // A propstat without a status is read as a success: what it holds is all the server said.
+    if (status !== null && !/^\S+\s+2\d\d\b/.test(status)) continue;
+    const prop = field(propstat, "prop");
+    if (prop && typeof prop === "object") merged = { ...(merged ?? {}), ...(prop as Record<string, unknown>) };
+    else merged ??= {};
+  }
+  return merged;
+}
+
+function field(node: unknown, name: string): unknown {
+  return node && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[name] : undefined;
+}
+
+function asArray(value: unknown): unknown[] {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** The text of an element, whatever it carries besides: plain text, or the `#text` of a mixed element. */
+function textOf(value: unknown): string | null {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return textOf(value[0]);
+  if (value && typeof value === "object" && "#text" in value) return textOf((value as Record<string, unknown>)["#text"]);
+  return null;
+}
