@@ -38,10 +38,29 @@ export class TrafficLog {
       .split("\n")
       .filter(Boolean)
       .map((line) => {
-        const [method = "", path = "", status = "0", down = "0", up = "-"] = line.split(" ");
-        return { method, path: safeDecode(path), status: Number(status), down: num(down), up: num(up) };
+        const { method, path, tail } = parseLogLine(line, 3);
+        const [status = "0", down = "0", up = "-"] = tail;
+        return { method, path, status: Number(status), down: num(down), up: num(up) };
       });
   }
+}
+
+/**
+ * One access-log line of the form "METHOD PATH FIELD…" with `tailCount` fields after the path. Servers log
+ * the path decoded (Apache's %U, nginx's $uri), so it may hold spaces: it is everything between the first
+ * word and the last `tailCount` ones, not the second word.
+ */
+export function parseLogLine(line, tailCount) {
+  const words = line.split(" ");
+  const method = words[0] ?? "";
+  const tail = words.length > tailCount + 1 ? words.slice(words.length - tailCount) : words.slice(2);
+  const path = words.length > tailCount + 1 ? words.slice(1, words.length - tailCount).join(" ") : (words[1] ?? "");
+  return { method, path: safeDecode(unescapeLog(path)), tail };
+}
+
+/** Apache writes the bytes of a non-ASCII path as `\xhh` escapes in its log (UTF-8 "ü" is `\xc3\xbc`). */
+function unescapeLog(text) {
+  return text.replace(/(?:\\x[0-9a-f]{2})+/gi, (run) => Buffer.from(run.replace(/\\x/gi, ""), "hex").toString("utf8"));
 }
 
 /**

@@ -258,9 +258,9 @@ function isMissingParent(err: unknown): boolean {
 }
 
 /**
- * Creates `version.txt.lock/`, and the share's root folder when that is missing too: the lease is the
- * first write to a new share. Only the root itself is created, never its parents, so that a mistyped
- * webdav.url still fails loudly.
+ * Creates `version.txt.lock/`, and the share's root folder when that is missing too (with the missing
+ * folders of webdav.root above it, never those of webdav.url: see WebdavRemote.mkdir): the lease is the
+ * first write to a new share.
  */
 async function ensureLockDir(remote: Remote): Promise<void> {
   try {
@@ -340,7 +340,15 @@ async function writeListingEnd(remote: Remote): Promise<void> {
 }
 
 /** Live by our TTL, or else by the claim's own (longer) TTL. Expired claims are deleted on the way. */
-async function isLive(remote: Remote, claim: RemoteStat, serverNow: number, s: Settings): Promise<boolean> {
+async function isLive(remote: Remote, listed: RemoteStat, serverNow: number, s: Settings): Promise<boolean> {
+  let claim = listed;
+  if (Number.isNaN(claim.mtime.getTime())) {
+    // Listed without a date (sabre/dav now and then, even after the Remote took the listing again): ask for
+    // the claim itself before judging it.
+    const found = await remote.stat(claim.path);
+    if (!found) return false;
+    claim = found;
+  }
   const age = serverNow - claim.mtime.getTime();
   if (Number.isNaN(age)) return true; // no mtime to judge by: cautious, a claim we cannot age is live
   if (age < s.ttlMs) return true;

@@ -22,7 +22,10 @@ export interface Remote {
   delete(path: string): Promise<void>;
   /** Moves a file, replacing the destination if it exists. */
   move(from: string, to: string): Promise<void>;
-  /** Creates a folder; succeeds when it already exists. */
+  /**
+   * Creates a folder; succeeds when it already exists. Its parent must exist, except for the root (""):
+   * that one is created with every missing folder of webdav.root above it, one level at a time.
+   */
   mkdir(path: string): Promise<void>;
   /** Stat of a file or folder, or null when it does not exist. */
   stat(path: string): Promise<RemoteStat | null>;

@@ -14,12 +14,15 @@
  */
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { rootCertificates } from "node:tls";
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
-import { createClient, parseXML, prepareFileFromProps, type FileStat, type WebDAVClient } from "webdav";
+import { createClient, type WebDAVClient } from "webdav";
 import { ConfigError } from "../errors.js";
 import { hostOf, isRemoteError, RemoteError, toRemoteError } from "./errors.js";
+import { parseHttpDate } from "./http-date.js";
 import { IdleTimer, watchDownload, watchUpload } from "./idle-timeout.js";
+import { decodePercent, MultistatusError, normalisePath, parseMultistatus, type DavResource } from "./multistatus.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "./remote.js";
 import { stopSignal } from "./stop.js";
 import { speaksTls } from "./tls-check.js";
@@ -29,6 +32,8 @@ export interface WebdavRemoteOptions {
   root: string;
   username?: string;
   password?: string;
+  /** PEM certificate authorities trusted besides the system's, for an https:// URL (webdav.caFile). */
+  ca?: string;
   timeoutMs: number;
 }
 
@@ -84,6 +89,8 @@ const STALE_SOCKET = new WeakSet<object>();
 const STALE_CODES = new Set(["ECONNRESET", "EPIPE"]);
 /** Redirects a GET follows (as the client's fetch did); a PUT's streamed body cannot be replayed, so it follows none. */
 const MAX_REDIRECTS = 5;
+/** Takes of a listing that came back odd (see list) before it is handed on as it is. */
+const ODD_LISTING_ATTEMPTS = 3;
 
 class WebdavRemote implements Remote {
   readonly location: string;
@@ -94,6 +101,8 @@ class WebdavRemote implements Remote {
   private readonly timeoutMs: number;
   /** Headers of every request (the Authorization header, when there are credentials). */
   private readonly headers: Record<string, string>;
+  /** The folders of webdav.root above the root itself, outermost first (`…/Apps/`), encoded, with a trailing "/". */
+  private readonly ancestorUrls: string[];
   /** For an http:// URL, whether its port turned out to speak TLS (asked once, after a failure; see plainToTls). */
   private tlsPort: Promise<boolean> | null = null;
 
@@ -118,7 +127,12 @@ class WebdavRemote implements Remote {
     // client then encodes the paths below it, and decodes hrefs relative to this base.
     const rootSegments = opts.root.split("/").filter((s) => s !== "" && s !== ".");
     if (rootSegments.includes("..")) throw new ConfigError(`webdav.root must not contain "..": ${opts.root}.`);
-    base.pathname = [base.pathname.replace(/\/+$/, ""), ...rootSegments.map(encodeURIComponent)].join("/");
+    const urlPath = base.pathname.replace(/\/+$/, "");
+    this.ancestorUrls = rootSegments.slice(0, -1).map((_, i) => {
+      base.pathname = [urlPath, ...rootSegments.slice(0, i + 1).map(encodeURIComponent)].join("/") + "/";
+      return base.toString();
+    });
+    base.pathname = [urlPath, ...rootSegments.map(encodeURIComponent)].join("/");
     const remoteURL = base.toString().replace(/\/+$/, "");
 
     this.rootUrl = remoteURL;
@@ -127,7 +141,12 @@ class WebdavRemote implements Remote {
     // One keep-alive pool per remote: a sync makes hundreds of small requests, and a fresh TCP (and TLS)
     // handshake for each dominates their cost. maxSockets bounds what a high `sync.concurrency` can open.
     const agentOptions = { keepAlive: true, maxSockets: 16 };
-    this.agent = base.protocol === "https:" ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    // A private authority is added to the system's, not put in their place (SPEC §4): a share that moves to a
+    // public certificate keeps working.
+    this.agent =
+      base.protocol === "https:"
+        ? new HttpsAgent({ ...agentOptions, ...(opts.ca ? { ca: [...rootCertificates, opts.ca] } : {}) })
+        : new HttpAgent(agentOptions);
     // Basic credentials are encoded here as UTF-8 (RFC 7617): the client's own encoder sends Latin-1, so a
     // password with "ö" never matches and one with "€" throws.
     const headers: Record<string, string> =
@@ -217,15 +236,40 @@ class WebdavRemote implements Remote {
   }
 
   async mkdir(path: string): Promise<void> {
-    return this.mkcol(path, 0);
+    if (normalise(path) !== "") return this.mkcol(this.collectionUrl(path), 0);
+    // Every server answers a MKCOL whose parent is missing with 409 (FIELD-NOTES): the folders of webdav.root
+    // are created one level at a time, outermost first; those of webdav.url never are, so that a mistyped
+    // URL still fails loudly.
+    const levels = [...this.ancestorUrls, this.collectionUrl("")];
+    try {
+      await this.mkcol(levels[levels.length - 1] as string, 0);
+      return;
+    } catch (err) {
+      if (!isMissingParent(err)) throw err;
+      if (levels.length === 1) throw this.urlFolderMissing(err);
+    }
+    for (const [i, url] of levels.entries()) {
+      try {
+        await this.mkcol(url, 0);
+      } catch (err) {
+        throw i === 0 && isMissingParent(err) ? this.urlFolderMissing(err) : err;
+      }
+    }
   }
 
-  private async mkcol(path: string, attempt: number): Promise<void> {
+  /** A 409 on the outermost folder of webdav.root: the folder webdav.url names is not there. */
+  private urlFolderMissing(err: RemoteError): RemoteError {
+    const parent = safeDecode((this.ancestorUrls[0] ?? this.rootUrl).replace(/\/?[^/]*\/?$/, ""));
+    const status = err.status === undefined ? "" : `${err.status} ${STATUS_CODES[err.status] ?? ""}`.trim() + ": ";
+    const reason = `${status}the folder ${parent}/ that webdav.url names does not exist on the server (check webdav.url; syncd creates the folders of webdav.root, not those of the URL).`;
+    return new RemoteError("conflict", err.method, err.url, reason, { status: err.status, cause: err });
+  }
+
+  /** MKCOL of a folder's URL (always with its trailing slash: nginx refuses a MKCOL without one). */
+  private async mkcol(url: string, attempt: number): Promise<void> {
+    const where = safeDecode(url).replace(/\/$/, "");
     try {
-      // Our own URL, because the client drops the trailing slash of the root folder ("") and nginx
-      // refuses a MKCOL without one.
-      const url = this.collectionUrl(path);
-      await this.call("MKCOL", path, (signal) => this.client.customRequest("", { url, method: "MKCOL", signal }));
+      await this.callAt("MKCOL", where, (signal) => this.client.customRequest("", { url, method: "MKCOL", signal }));
     } catch (err) {
       // 405 Method Not Allowed is how RFC 4918 servers say "already exists" (rclone answers 201).
       if (isRemoteError(err) && err.status === 405) return;
@@ -234,57 +278,83 @@ class WebdavRemote implements Remote {
       // MKCOL is creating it: try again shortly (MKCOL of an existing folder is success).
       if (isRemoteError(err, "locked") && attempt < 3) {
         await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
-        return this.mkcol(path, attempt + 1);
+        return this.mkcol(url, attempt + 1);
       }
       // Concurrent MKCOLs of one folder race on Apache: the losers may get 403 or 409 although the folder
       // now exists. What matters is that it exists: ask.
       if (isRemoteError(err) && (err.kind === "auth" || err.kind === "conflict" || err.kind === "locked")) {
-        const stat = await this.stat(path).catch(() => null);
-        if (stat?.type === "directory") return;
+        const found = await this.propfind(where, url, "0").catch(() => null);
+        if (found?.resources.some((r) => r.type === "directory")) return;
       }
       throw err;
     }
   }
 
   async stat(path: string): Promise<RemoteStat | null> {
+    const self = normalise(path);
     try {
-      // The client sends Depth: 0 explicitly (Apache and lighttpd refuse a PROPFIND without Depth).
-      const stat = (await this.call("PROPFIND", path, (signal) => this.client.stat(clientPath(path), { signal }))) as FileStat;
-      return toRemoteStat(stat, normalise(path));
+      // Depth 0, explicitly (Apache and lighttpd refuse a PROPFIND without Depth).
+      const url = path.endsWith("/") ? this.collectionUrl(self) : this.fileUrl(self);
+      const { resources } = await this.propfind(this.urlFor(path), url, "0");
+      const wanted = normalisePath(new URL(url).pathname === "/" ? "" : decodePercent(new URL(url).pathname));
+      const found = resources.find((r) => r.path === wanted) ?? resources[0];
+      return found ? toRemoteStat(found, self) : null;
     } catch (err) {
       if (isRemoteError(err, "not-found")) return null;
       throw err;
     }
   }
 
+  /**
+   * The direct children of a folder. A listing that is odd — a file without a modification time (sabre/dav
+   * now and then, while others write in the folder: FIELD-NOTES) or a body that is no multistatus — is
+   * taken again before anything is concluded from it; what is returned after the last attempt is the
+   * caller's to judge (the lease and the probe are cautious about undated files).
+   */
   async list(dir: string): Promise<Listing> {
-    const self = normalise(dir);
-    // Our own PROPFIND rather than getDirectoryContents: that one drops the collection's trailing slash
-    // (Apache answers a DAV request on a folder without it with a redirect) and hides the Date header.
-    const url = this.collectionUrl(self);
-    return this.call("PROPFIND", dir, async (signal) => {
-      const response = await this.client.customRequest("", {
-        url,
-        method: "PROPFIND",
-        headers: { Depth: "1", Accept: "text/plain,application/xml" }, // explicit: Apache refuses a PROPFIND without Depth
-        signal,
-      });
-      const dav = await parseXML(await response.text());
-      const folder = hrefPath(url, url);
-      const entries: RemoteStat[] = [];
-      for (const item of dav.multistatus.response) {
-        if (!("propstat" in item) || !item.propstat?.prop) continue; // a member the server could not stat
-        const member = hrefPath(item.href, url);
-        if (member === folder) continue; // the folder itself
-        // Depth 1: every other item is a direct child, so its last segment is all we need. This holds
-        // even behind a proxy that rewrites the path prefix of the hrefs.
-        const name = member.slice(member.lastIndexOf("/") + 1);
-        if (!name) continue;
-        const path = self ? `${self}/${name}` : name;
-        entries.push(toRemoteStat(prepareFileFromProps(item.propstat.prop, `/${path}`), path));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const listing = await this.listOnce(dir);
+        const odd = listing.entries.some((e) => e.type === "file" && Number.isNaN(e.mtime.getTime()));
+        if (!odd || attempt >= ODD_LISTING_ATTEMPTS) return listing;
+      } catch (err) {
+        if (!isRemoteError(err, "protocol") || attempt >= ODD_LISTING_ATTEMPTS) throw err;
       }
-      const date = new Date(response.headers.get("date") ?? Number.NaN);
-      return { entries, serverDate: Number.isNaN(date.getTime()) ? null : date };
+      await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
+    }
+  }
+
+  private async listOnce(dir: string): Promise<Listing> {
+    const self = normalise(dir);
+    // Our own folder URL: the client drops a collection's trailing slash, which Apache answers with a redirect.
+    const url = this.collectionUrl(self);
+    const { resources, serverDate } = await this.propfind(this.urlFor(dir), url, "1");
+    const folder = normalisePath(decodePercent(new URL(url).pathname));
+    const entries: RemoteStat[] = [];
+    for (const resource of resources) {
+      if (isSelf(resource, folder, resources)) continue;
+      // Depth 1: every other item is a direct child, so its last segment is all we need. This holds
+      // even behind a proxy that rewrites the path prefix of the hrefs.
+      const name = resource.path.slice(resource.path.lastIndexOf("/") + 1);
+      if (!name) continue;
+      entries.push(toRemoteStat(resource, self ? `${self}/${name}` : name));
+    }
+    return { entries, serverDate };
+  }
+
+  /** One PROPFIND (allprop: no body), read by multistatus.ts rather than the client's parser (see there). */
+  private async propfind(where: string, url: string, depth: "0" | "1"): Promise<{ resources: DavResource[]; serverDate: Date | null }> {
+    return this.callAt("PROPFIND", where, async (signal) => {
+      const response = await this.client.customRequest("", { url, method: "PROPFIND", headers: { Depth: depth, Accept: "text/plain,application/xml" }, signal });
+      const body = await response.text();
+      let resources: DavResource[];
+      try {
+        resources = parseMultistatus(body, url);
+      } catch (err) {
+        if (err instanceof MultistatusError) throw new RemoteError("protocol", "PROPFIND", where, `unexpected answer from the server: ${err.message}.`, { status: response.status });
+        throw err;
+      }
+      return { resources, serverDate: parseHttpDate(response.headers.get("date")) };
     });
   }
 
@@ -427,8 +497,12 @@ class WebdavRemote implements Remote {
     return rel ? `${this.location}/${rel}` : this.location;
   }
 
-  private async call<T>(method: string, path: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const url = this.urlFor(path);
+  private call<T>(method: string, path: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.callAt(method, this.urlFor(path), fn);
+  }
+
+  /** `call` for a URL given whole (a folder of webdav.root above the root); `url` is for messages. */
+  private async callAt<T>(method: string, url: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const timer = new IdleTimer(this.timeoutMs, stopNow(method, url)); // never touched: a fixed timeout
     try {
       return await fn(timer.signal);
@@ -493,6 +567,11 @@ function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
+/** How servers refuse a MKCOL whose parent folder is missing: 409 (every server measured), or a 404. */
+function isMissingParent(err: unknown): err is RemoteError {
+  return isRemoteError(err, "conflict") || isRemoteError(err, "not-found");
+}
+
 /** Remote paths are relative ("a/b", "lock/"); the client wants them absolute below its base URL. */
 function clientPath(path: string): string {
   return "/" + path.replace(/^\/+/, "");
@@ -503,16 +582,26 @@ function normalise(path: string): string {
   return path.replace(/^\/+/, "").replace(/\/+$/, "");
 }
 
-function toRemoteStat(stat: FileStat, path: string): RemoteStat {
+function toRemoteStat(resource: DavResource, path: string): RemoteStat {
   return {
     path,
     name: path.slice(path.lastIndexOf("/") + 1),
-    type: stat.type,
-    size: Number.isFinite(stat.size) ? stat.size : 0,
+    type: resource.type,
+    size: resource.size,
     // An absent getlastmodified yields an Invalid Date; lease.ts treats such a claim as live (cautious).
-    mtime: stat.lastmod ? new Date(stat.lastmod) : new Date(Number.NaN),
-    etag: stat.etag || null,
+    mtime: resource.mtime ?? new Date(Number.NaN),
+    etag: resource.etag,
   };
+}
+
+/**
+ * Whether a listed resource is the listed folder itself: its path is the folder's, or, behind a proxy that
+ * rewrites the path prefix of hrefs, it is the one resource every other one lies below.
+ */
+function isSelf(resource: DavResource, folder: string, all: DavResource[]): boolean {
+  if (resource.path === folder) return true;
+  if (resource.type !== "directory" || all.some((r) => r.path === folder)) return false;
+  return all.every((r) => r.path === resource.path || r.path.startsWith(`${resource.path}/`));
 }
 
 /**
@@ -574,16 +663,6 @@ function timedOut(err: unknown, signal: AbortSignal): unknown {
   const timeout = new Error("timed out", { cause: err });
   timeout.name = "AbortError";
   return timeout;
-}
-
-/** The decoded path of an href (absolute URL or absolute path), without a trailing slash. */
-function hrefPath(href: string, base: string): string {
-  const pathname = new URL(href, base).pathname.replace(/\/+$/, "");
-  try {
-    return decodeURIComponent(pathname);
-  } catch {
-    return pathname;
-  }
 }
 
 function* slices(buf: Buffer): Generator<Buffer> {

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { apacheAvailable, startApache as launchApache } from "../../bench/lib/apache.mjs";
+import { parseLogLine } from "../../bench/lib/traffic.mjs";
 
 export { apacheAvailable };
 
@@ -34,9 +35,9 @@ export async function startApache(opts: { username: string; password: string }):
         .split("\n")
         .filter(Boolean)
         .map((line) => {
-          // The log format starts "%m %U %>s" (bench/lib/traffic.mjs LOG_FORMAT).
-          const [method = "", path = "", status = "0"] = line.split(" ");
-          return { method, path: safeDecode(path), status: Number(status) };
+          // The log format is "%m %U %>s %B %{Content-Length}i" (bench/lib/traffic.mjs LOG_FORMAT).
+          const { method, path, tail } = parseLogLine(line, 3);
+          return { method, path, status: Number(tail[0] ?? 0) };
         }),
     reset: () => {
       offset = safeRead(server.log).length;
@@ -53,13 +54,5 @@ function safeRead(path: string): string {
     return statSync(path).isFile() ? readFileSync(path, "utf8") : "";
   } catch {
     return "";
-  }
-}
-
-function safeDecode(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
   }
 }
