@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { z } from "zod";
@@ -112,8 +112,9 @@ function parseJsonFile(configPath: string): unknown {
 
 function resolveConfig(file: ConfigFile, configPath: string, env: NodeJS.ProcessEnv): Config {
   const base = dirname(configPath);
-  const { password, passwordFile, ...webdav } = file.webdav;
+  const { password, passwordFile, caFile, ...webdav } = file.webdav;
   const passwordFilePath = passwordFile === undefined ? undefined : resolve(base, passwordFile);
+  const caFilePath = caFile === undefined ? undefined : resolve(base, caFile);
   return {
     configPath,
     instanceName: file.instanceName ?? defaultInstanceName(),
@@ -122,6 +123,8 @@ function resolveConfig(file: ConfigFile, configPath: string, env: NodeJS.Process
       ...webdav,
       ...optional("password", resolvePassword(password, passwordFilePath, configPath, env)),
       ...optional("passwordFile", passwordFilePath),
+      ...optional("caFile", caFilePath),
+      ...optional("ca", caFilePath === undefined ? undefined : readCertificateAuthority(caFilePath, configPath)),
     },
     sync: file.sync,
     server: file.server,
@@ -156,6 +159,32 @@ function resolvePassword(
   const secret = text.replace(/[\r\n]+$/, "");
   if (secret === "") throw new ConfigError(`webdav.passwordFile ${passwordFile} (named in ${configPath}) is empty.`);
   return secret;
+}
+
+/**
+ * The PEM text of webdav.caFile, checked now: a path that is wrong, or a file that holds no certificate (a
+ * private key, a DER file), would otherwise surface only as "the certificate does not verify" at the first
+ * sync, which points at the server instead of the file.
+ */
+function readCertificateAuthority(caFile: string, configPath: string): string {
+  let text: string;
+  try {
+    text = readFileSync(caFile, "utf8");
+  } catch (err) {
+    throw new ConfigError(`Cannot read webdav.caFile ${caFile} (named in ${configPath}): ${errCode(err) ?? String(err)}.`, { cause: err });
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    throw new ConfigError(`webdav.caFile ${caFile} (named in ${configPath}) holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block); give the certificate of the authority that signed the server's certificate.`);
+  }
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw new ConfigError(`webdav.caFile ${caFile} (named in ${configPath}) holds a certificate that does not parse: ${(err as Error).message}.`, { cause: err });
+    }
+  }
+  return blocks.join("\n");
 }
 
 const SECRET_KEYS = new Set(["password", "token"]);

@@ -72,6 +72,7 @@ export const webdavSchema = z
     username: z.string().min(1).optional(),
     password: z.string().optional(),
     passwordFile: pathString.optional(),
+    caFile: pathString.optional(),
     timeoutMs: int(100, 3_600_000).default(30_000),
   })
   // Checked here (not in load.ts) so that the message names both keys whatever the environment says.
@@ -132,6 +133,10 @@ export interface Config {
     password?: string;
     /** Absolute path of the password file when one was configured (for messages; already read). */
     passwordFile?: string;
+    /** Absolute path of a PEM certificate authority trusted besides the system's (SPEC §4). */
+    caFile?: string;
+    /** Its certificates, read when the configuration is loaded (a missing or foreign file fails there). */
+    ca?: string;
     timeoutMs: number;
   };
   sync: z.output<typeof syncSchema>;

@@ -14,6 +14,8 @@ export type RemoteErrorKind =
   | "locked"
   | "rate-limited"
   | "insufficient-storage"
+  /** 413: the server (or a proxy before it) refuses a request body this large. Never retried. */
+  | "too-large"
   | "server"
   | "network"
   | "timeout"
@@ -63,6 +65,7 @@ function statusHint(status: number): string {
   if (status === 403) return " (the account may not be allowed to do this here; check the credentials and the folder's permissions).";
   if (status === 404) return ".";
   if (status === 409) return " (a parent folder may be missing).";
+  if (status === 413) return " (the server refuses a body this large; raise its upload limit: nginx client_max_body_size, Apache LimitRequestBody, PHP upload_max_filesize and post_max_size, or a proxy's body limit).";
   if (status === 423) return " (another client holds a WebDAV lock on it).";
   if (status === 507) return " (the share is full).";
   if (status >= 500) return " (a server-side error; see the server's log).";
@@ -74,6 +77,7 @@ export function kindForStatus(status: number): RemoteErrorKind {
   if (status === 404 || status === 410) return "not-found";
   if (status === 409) return "conflict";
   if (status === 412) return "precondition";
+  if (status === 413) return "too-large";
   if (status === 423) return "locked";
   if (status === 429) return "rate-limited";
   if (status === 507) return "insufficient-storage";
@@ -181,7 +185,11 @@ function tlsReason(err: ErrorLike, url: string): string | null {
     const { code, message } = e as ErrorLike;
     const text = typeof message === "string" ? message : "";
     if (typeof code === "string" && CERTIFICATE_REASONS[code]) {
-      return `the server's certificate does not verify: ${CERTIFICATE_REASONS[code]} (${code}); syncd trusts the system's certificate authorities only.`;
+      // An unknown issuer is what a private authority looks like: SPEC §4's webdav.caFile is the fix.
+      const fix = /ISSUER|SELF_SIGNED|LEAF/.test(code)
+        ? "; if the server's certificate comes from a private authority (or is self-signed), set webdav.caFile to that authority's (or that certificate's) PEM file"
+        : "";
+      return `the server's certificate does not verify: ${CERTIFICATE_REASONS[code]} (${code})${fix}.`;
     }
     if (/wrong version number|packet length too long|http request|unknown protocol/i.test(text) && (code === "EPROTO" || /^ERR_SSL_/.test(String(code)))) {
       return `the server at ${hostOf(url)} does not speak TLS (https) on that port; check the port in webdav.url, or whether the URL should start with http://.`;

@@ -28,6 +28,7 @@ export async function openPlainRemote(config: Config): Promise<Remote> {
       root: webdav.root,
       username: webdav.username,
       password: webdav.password,
+      ...(webdav.ca === undefined ? {} : { ca: webdav.ca }),
       timeoutMs: webdav.timeoutMs,
     });
   }

@@ -4,8 +4,8 @@
  * five times as "connection reset", and a certificate that does not verify said "TLS error CODE".
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server } from "node:http";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { retrying } from "../../src/remote/open.js";
 import type { Remote } from "../../src/remote/remote.js";
 import { createWebdavRemote } from "../../src/remote/webdav-remote.js";
 import { makeInstance } from "../helpers/cli.js";
+import { startDavServer } from "../helpers/dav-server.js";
 
 const dir = mkdtempSync(join(tmpdir(), "syncd-tls-"));
 let plain: Server;
@@ -104,7 +105,7 @@ describe("TLS mistakes in webdav.url", () => {
       const { err } = await failure(op());
       expect(err.kind).toBe("tls");
       expect(err.message).toMatch(
-        /failed: the server's certificate does not verify: it is self-signed \(DEPTH_ZERO_SELF_SIGNED_CERT\); syncd trusts the system's certificate authorities only\.$/,
+        /failed: the server's certificate does not verify: it is self-signed \(DEPTH_ZERO_SELF_SIGNED_CERT\); if the server's certificate comes from a private authority \(or is self-signed\), set webdav\.caFile to that authority's \(or that certificate's\) PEM file\.$/,
       );
     }
     expect(r.retries()).toBe(0);
@@ -138,10 +139,93 @@ describe("toRemoteError: certificates", () => {
     ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "it was issued by an authority this machine does not trust"],
     ["SELF_SIGNED_CERT_IN_CHAIN", "it was issued by a self-signed authority this machine does not trust"],
   ])("%s", (code, reason) => {
+    const fix = /ISSUER|SELF_SIGNED|LEAF/.test(code) ? "; if the server's certificate comes from a private authority (or is self-signed), set webdav.caFile to that authority's (or that certificate's) PEM file" : "";
     const cause = Object.assign(new Error("certificate problem"), { code });
     const fetchError = Object.assign(new Error("request to https://h/x failed"), { name: "FetchError", code, cause });
     const err = toRemoteError(fetchError, "GET", "https://h.example/dav/syncd/version.txt");
     expect(err.kind).toBe("tls");
-    expect(err.message).toBe(`WebDAV GET https://h.example/dav/syncd/version.txt failed: the server's certificate does not verify: ${reason} (${code}); syncd trusts the system's certificate authorities only.`);
+    expect(err.message).toBe(`WebDAV GET https://h.example/dav/syncd/version.txt failed: the server's certificate does not verify: ${reason} (${code})${fix}.`);
+  });
+});
+
+/**
+ * HTTPS as users have it (issue 12): a share behind a certificate from a private authority, made here by
+ * openssl, in front of a real WebDAV server (the in-process webdav-server, through a TLS-terminating proxy
+ * as a reverse proxy on a NAS would be). With webdav.caFile it syncs; without it, or with another
+ * authority's file, it fails at once with the sentence that names the fix.
+ */
+describe("a share behind a private certificate authority (webdav.caFile)", () => {
+  const ca = join(dir, "private-ca");
+  let proxy: Server;
+  let davClose: () => Promise<void>;
+  let url: string;
+
+  beforeAll(async () => {
+    mkdirSync(ca);
+    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: ca, stdio: "ignore" });
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=syncd test home CA");
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2", "-subj", "/CN=some other CA");
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=nas.home");
+    writeFileSync(join(ca, "san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext");
+    const dav = await startDavServer();
+    davClose = dav.close;
+    const upstream = new URL(dav.url);
+    proxy = createHttpsServer({ key: readFileSync(join(ca, "server.key")), cert: readFileSync(join(ca, "server.pem")) }, (req, res) => {
+      const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      forward.on("error", () => res.destroy());
+      req.pipe(forward);
+    });
+    url = `https://127.0.0.1:${await listen(proxy)}${upstream.pathname.replace(/\/$/, "")}`;
+  });
+  afterAll(async () => {
+    proxy.closeAllConnections();
+    await new Promise<void>((r) => proxy.close(() => r()));
+    await davClose();
+  });
+
+  it("syncs two instances with webdav.caFile, and fails at once, naming webdav.caFile, without it", async () => {
+    const a = makeInstance("ca-a", { url, root: "/Apps/syncd ü", caFile: join(ca, "ca.pem") });
+    const b = makeInstance("ca-b", { url, root: "/Apps/syncd ü", caFile: join(ca, "ca.pem") });
+    const bare = makeInstance("ca-none", { url, root: "/Apps/syncd ü" });
+    const wrong = makeInstance("ca-wrong", { url, root: "/Apps/syncd ü", caFile: join(ca, "other-ca.pem") });
+    try {
+      writeFileSync(join(a.dir, "a.txt"), "through a private CA");
+      await a.ok("add", join(a.dir, "a.txt"));
+      await a.ok("sync");
+      await b.ok("sync");
+      const entries = await b.json<Array<{ name: string }>>("ls");
+      expect(entries.map((e) => e.name)).toEqual(["a.txt"]);
+      for (const instance of [bare, wrong]) {
+        const started = Date.now();
+        const r = await instance.run("sync");
+        expect(r.code).toBe(1);
+        expect(Date.now() - started).toBeLessThan(5000);
+        expect(r.stderr).toMatch(/the server's certificate does not verify: it was issued by an authority this machine does not trust \(\w+\); if the server's certificate comes from a private authority \(or is self-signed\), set webdav\.caFile/);
+        expect(r.stderr).not.toMatch(/attempt|\n\s+at /);
+      }
+    } finally {
+      for (const i of [a, b, bare, wrong]) rmSync(i.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a webdav.caFile that holds no certificate is a configuration error (exit 2) naming the file", async () => {
+    writeFileSync(join(ca, "not-a-cert.pem"), readFileSync(join(ca, "ca.key")));
+    const i = makeInstance("ca-bad", { url, root: "/syncd", caFile: join(ca, "not-a-cert.pem") });
+    try {
+      const r = await i.run("status");
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`webdav.caFile ${join(ca, "not-a-cert.pem")} (named in ${i.configPath}) holds no PEM certificate`);
+      const missing = makeInstance("ca-missing", { url, root: "/syncd", caFile: join(ca, "nowhere.pem") });
+      const m = await missing.run("status");
+      rmSync(missing.dir, { recursive: true, force: true });
+      expect(m.code).toBe(2);
+      expect(m.stderr).toContain(`Cannot read webdav.caFile ${join(ca, "nowhere.pem")}`);
+    } finally {
+      rmSync(i.dir, { recursive: true, force: true });
+    }
   });
 });
