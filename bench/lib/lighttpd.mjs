@@ -19,7 +19,7 @@ export function lighttpdAvailable() {
   return existsSync(LIGHTTPD_BIN) && ["mod_webdav.so", "mod_authn_file.so", "mod_accesslog.so"].every((m) => existsSync(join(MODULES, m)));
 }
 
-/** In the order of bench/lib/traffic.mjs LOG_FORMAT; %U is the decoded path, without the query string. */
+/** In the order of bench/lib/traffic.mjs LOG_FORMAT; %U is the path as the client sent it (percent-encoded), without the query. */
 export const LIGHTTPD_LOG_FORMAT = "%m %U %>s %b %{Content-Length}i";
 
 export async function startLighttpd({ parent, username, password }) {
