@@ -5,7 +5,10 @@
  */
 import { apacheAvailable, startApache } from "./apache.js";
 import { startDavServer } from "./dav-server.js";
+import { lighttpdAvailable, startLighttpd } from "./lighttpd.js";
+import { nginxAvailable, startNginx } from "./nginx.js";
 import { rcloneAvailable, startRclone } from "./rclone.js";
+import { sabreAvailable, startSabre } from "./sabre.js";
 
 export interface TestShare {
   url: string;
@@ -53,6 +56,26 @@ export const SHARE_KINDS: ShareKind[] = [
       const s = await startRclone(credentials);
       return { url: s.url, prefix: "", dir: s.dir, ...credentials, requests: s.requests, reset: s.reset, close: s.close };
     },
+  },
+  // The three below log their requests themselves (test/helpers/access-log.ts); each has a password with a
+  // space and non-ASCII letters, sent as UTF-8 in basic auth.
+  {
+    // nginx's dav module + dav-ext, under /dav: a PUT into a missing folder fails (create_full_put_path off).
+    name: "nginx",
+    available: nginxAvailable,
+    start: () => startNginx({ username: "syncd", password: "pässwörd nginx" }),
+  },
+  {
+    // lighttpd's mod_webdav, under /dav.
+    name: "lighttpd",
+    available: lighttpdAvailable,
+    start: () => startLighttpd({ username: "syncd", password: "pässwörd lighttpd" }),
+  },
+  {
+    // sabre/dav (Nextcloud's WebDAV library, Debian's 1.8) at Nextcloud's path /remote.php/dav/files/syncd.
+    name: "sabre",
+    available: sabreAvailable,
+    start: () => startSabre({ username: "syncd", password: "pässwörd sabre" }),
   },
 ];
 
