@@ -3,6 +3,7 @@
  * journald). Always on stderr, so that `--json` output on stdout stays one clean document.
  */
 import cliProgress from "cli-progress";
+import { formatBytes } from "../bytes.js";
 import type { SyncEvent, SyncPhase } from "../sync/events.js";
 
 export function progressReporter(stream: NodeJS.WriteStream = process.stderr): { onEvent: (e: SyncEvent) => void; stop: () => void } {
@@ -50,18 +51,6 @@ function barReporter(stream: NodeJS.WriteStream): { onEvent: (e: SyncEvent) => v
       for (const line of warnings.splice(0)) stream.write(line);
     },
   };
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 const PHASE_LABELS: Record<SyncPhase, string> = {

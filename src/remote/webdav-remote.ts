@@ -307,7 +307,8 @@ class WebdavRemote implements Remote {
 
   /**
    * The direct children of a folder. A listing that is odd — a file without a modification time (sabre/dav
-   * now and then, while others write in the folder: FIELD-NOTES) or a body that is no multistatus — is
+   * now and then, while others write in the folder: FIELD-NOTES), a body that is no multistatus, or nginx's
+   * 500 and sabre's 404 for a member deleted while they listed — is
    * taken again before anything is concluded from it; what is returned after the last attempt is the
    * caller's to judge (the lease and the probe are cautious about undated files).
    */
@@ -318,7 +319,14 @@ class WebdavRemote implements Remote {
         const odd = listing.entries.some((e) => e.type === "file" && Number.isNaN(e.mtime.getTime()));
         if (!odd || attempt >= ODD_LISTING_ATTEMPTS) return listing;
       } catch (err) {
-        if (!isRemoteError(err, "protocol") || attempt >= ODD_LISTING_ATTEMPTS) throw err;
+        // nginx (dav-ext) answers 500 when a member is deleted between its readdir and its stat (FIELD-NOTES,
+        // fixtures/dav): a folder others are writing in, which a second look lists fine.
+        // sabre/dav answers 404 for the whole folder then (a member's NotFound escapes): the folder is there.
+        const odd =
+          isRemoteError(err, "protocol") ||
+          (isRemoteError(err, "server") && err.status === 500) ||
+          (isRemoteError(err, "not-found") && attempt < ODD_LISTING_ATTEMPTS && (await this.stat(`${normalise(dir)}/`))?.type === "directory");
+        if (!odd || attempt >= ODD_LISTING_ATTEMPTS) throw err;
       }
       await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
     }

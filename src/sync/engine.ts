@@ -25,6 +25,7 @@ import { collectOrphans, cutoffStamp, gcDue, versionTimeStep } from "./maintenan
 import { acquireLocalLock } from "./local-lock.js";
 import { DEFAULT_MAX_DRIFT_MS, describeDrift, describeOwnSkew, type ClockWarning } from "./hlc.js";
 import { PublishJournal, type JournalEntry } from "./publish-journal.js";
+import { RefusedUploads } from "./refused-uploads.js";
 import { RunRecord } from "./run-record.js";
 import { planEntries, type ConflictPolicy, type EntryAction, type PlanInput } from "./plan.js";
 import { loadShare, publishShare, readVersion, removeStaleUploads, type LoadedShare } from "./share-access.js";
@@ -287,7 +288,8 @@ export class SyncEngine {
     }
 
     const serverNow = lease.serverNow();
-    const { actions, inputs, lineage } = this.planRun(share, options);
+    const { actions: planned, inputs, lineage } = this.planRun(share, options);
+    let actions = planned;
     const guard = options.allowDeletes ? null : this.deletionGuard(actions, inputs, db.liveCount());
     if (guard) throw guard;
 
@@ -326,12 +328,16 @@ export class SyncEngine {
     for (const file of await repair.heldWanted()) uploads.set(file.hash, file);
     const up = [...uploads.values()];
     record.phase("upload");
+    const tooLarge = new RefusedUploads(this.emit);
     summary.bytesUp += await uploadFiles(this.remote, this.library.blobs, up, {
       concurrency: this.settings.concurrency,
       beforeWrite: beforeTransfer,
       progress: new PhaseProgress(this.emit, "upload", up.length, sum(up)),
       onVerified: (hashes) => record.recordUploads(db.shareId, hashes),
+      onTooLarge: (file, err) => tooLarge.report(file, err),
     });
+    // What needed content the server refused stays out of this run (pending here, as it was on the share).
+    actions = tooLarge.leaveOut(actions, toRemote);
     const down = [...downloads.values()];
     record.phase("download");
     summary.bytesDown += await downloadFiles(this.remote, this.library.blobs, down, {
@@ -385,7 +391,7 @@ export class SyncEngine {
     // Local commit, in one transaction, only after the share holds the new version.
     const applying = new PhaseProgress(this.emit, "apply", actions.length, 0);
     record.phase("apply");
-    const replacedHashes = this.applyLocally(actions, inputs, version, summary, () => {
+    const replacedHashes = this.applyLocally(actions, inputs, version, summary, tooLarge.any, () => {
       this.view.purgeTombstones(cutoff, purgeableThrough);
       this.view.recordCommits(reached.commits, reached.forgetAfter, COMMITS_KEPT);
       this.library.setState(STATE.shareId, db.shareId);
@@ -399,6 +405,7 @@ export class SyncEngine {
     record.finish();
     summary.version = version;
     repair.throwIfIncomplete(version);
+    tooLarge.throwIfAny(version, Math.max(0, ...up.filter((f) => !tooLarge.has(f.hash)).map((f) => f.size)));
   }
 
   /** The plan's inputs, by entry id: the candidates' local rows (with base) and share rows. */
@@ -482,11 +489,13 @@ export class SyncEngine {
     inputs: Map<string, PlanInput & { row: LocalSyncRow | null }>,
     version: number,
     summary: SyncSummary,
+    /** Some planned actions were left out (refused uploads): the next run reconciles in full to find them. */
+    leftOut: boolean,
     /** The run's bookkeeping (tombstone purge, sync state), committed in the same transaction. */
     commitState: () => void,
   ): Set<string> {
     const replaced = new Set<string>();
-    let reconcileNext = false;
+    let reconcileNext = leftOut;
     this.view.transaction(() => {
       for (const action of actions) {
         const input = inputs.get(action.id);
@@ -671,7 +680,8 @@ export class SyncEngine {
       share = await loadShare(this.remote, workDir, () => "new-share");
       const { db } = share;
       const identity = this.identityProblem(share);
-      const { actions, inputs, lineage } = this.planRun(share, options);
+      const { actions: planned, inputs, lineage } = this.planRun(share, options);
+    let actions = planned;
       const guard = options.allowDeletes ? null : (identity ?? this.deletionGuard(actions, inputs, db.liveCount()));
       const changes: DryRunReport["changes"] = [];
       for (const action of actions) {

@@ -6,7 +6,7 @@
  */
 import pLimit from "p-limit";
 import { IntegrityError, ShareError } from "../errors.js";
-import { isRemoteError } from "../remote/errors.js";
+import { isRemoteError, type RemoteError } from "../remote/errors.js";
 import type { Remote } from "../remote/remote.js";
 import { putHashed } from "./hashing.js";
 import { fetchTwiceIf, isBrokenBody } from "./refetch.js";
@@ -26,6 +26,11 @@ export interface UploadOptions {
   progress: PhaseProgress;
   /** Told of each batch of uploads once the server is known to hold them whole (the run record). */
   onVerified?: (hashes: string[]) => void;
+  /**
+   * Told of a file the server refused as too large (413): the others go on instead of the run failing, and
+   * the caller leaves out what needed it. Without it, the run fails.
+   */
+  onTooLarge?: (file: DataFile, err: RemoteError) => void;
 }
 
 /** Uploads are verified and recorded in batches: a killed run repeats at most one batch. */
@@ -42,14 +47,22 @@ export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataF
   const ordered = [...files].sort((x, y) => (x.hash < y.hash ? -1 : 1));
   for (let start = 0; start < ordered.length; start += VERIFY_BATCH) {
     const batch = ordered.slice(start, start + VERIFY_BATCH);
+    const refused = new Set<DataFile>();
     await forEachLimited(batch, opts.concurrency, async (file) => {
       opts.beforeWrite();
-      await uploadOne(remote, blobs, file);
-      bytes += file.size;
+      try {
+        await uploadOne(remote, blobs, file);
+        bytes += file.size;
+      } catch (err) {
+        if (!(opts.onTooLarge && isRemoteError(err, "too-large"))) throw err;
+        refused.add(file);
+        opts.onTooLarge(file, err);
+      }
       opts.progress.advance(1, file.size);
     });
-    await verifyUploads(remote, batch, opts.concurrency);
-    opts.onVerified?.(batch.map((f) => f.hash));
+    const stored = batch.filter((f) => !refused.has(f));
+    await verifyUploads(remote, stored, opts.concurrency);
+    opts.onVerified?.(stored.map((f) => f.hash));
   }
   return bytes;
 }

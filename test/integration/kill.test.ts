@@ -1,6 +1,7 @@
 /**
  * Issue 5, crash safety: real `syncd sync` processes killed with SIGKILL at random moments, with edits
- * between their runs, on three instances syncing concurrently through one share (webdav-server). After
+ * between their runs, on three instances syncing concurrently through one share, on every server of the
+ * matrix (test/helpers/shares.ts). After
  * the last kill, fault-free syncs must bring every instance to the same library, equal to the model of
  * every edit made (nothing lost, nothing resurrected, no duplicate), with a sound share: every data file
  * matching its hash, metadata.db matching version.txt, and no claim left behind.
@@ -25,6 +26,7 @@ import { makeInstance, type TestInstance } from "../helpers/cli.js";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
 import { DEFAULT_SETTINGS, makeEngineInstance, type EngineInstance } from "../helpers/engine.js";
 import { seededRandom } from "../helpers/fault-proxy.js";
+import { shareMatrix, webdavConfig, type ShareKind, type TestShare } from "../helpers/shares.js";
 
 const KILLS = Math.max(25, Number(process.env.SYNCD_KILLS ?? 25));
 const SEED = Number(process.env.SYNCD_KILL_SEED ?? 4242);
@@ -44,6 +46,21 @@ afterAll(async () => {
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
+// The random kills run on every server of the matrix (issue 12): what a killed run leaves behind (a claim, a
+// temporary upload, a half-written file) is each server's own business.
+describe.each(shareMatrix())("on $name", (kind: ShareKind) => {
+  let share: TestShare;
+  beforeAll(async () => {
+    share = await kind.start();
+  });
+  afterAll(async () => {
+    await share?.close();
+  });
+  it(`${KILLS} SIGKILLs at random moments of syncs: after restarts every instance converges and nothing is lost`, { timeout: 300_000 }, async () => {
+    await randomKills(share);
+  });
+});
+
 interface KillStats {
   kills: number;
   /** What the killed run's record said (its phase), or where it was when it had none. */
@@ -61,13 +78,13 @@ function age(path: string): void {
   utimesSync(path, past, past);
 }
 
-it(`${KILLS} SIGKILLs at random moments of syncs: after restarts every instance converges and nothing is lost`, { timeout: 300_000 }, async () => {
+async function randomKills(server: TestShare): Promise<void> {
   const root = join(server.dir, "kill");
   const rand = seededRandom(SEED);
   const model = new LibraryModel();
   const stats: KillStats = { kills: 0, byPhase: new Map(), claimsLeft: 0, claimsAged: 0, localLocksLeft: 0, completed: 0, failedCleanly: [] };
   const insts = INSTANCES.map((name) =>
-    makeInstance(name, { url: server.url, root: "/kill", timeoutMs: 5000 }, { lockTtlSeconds: TTL_SECONDS, lockWaitSeconds: 60, concurrency: 4 }),
+    makeInstance(name, { ...webdavConfig(server, "/kill"), timeoutMs: 5000 }, { lockTtlSeconds: TTL_SECONDS, lockWaitSeconds: 60, concurrency: 4 }),
   );
   scratch.push(...insts.map((i) => i.dir));
   const dataDir = (i: TestInstance) => join(i.dir, "data");
@@ -207,7 +224,7 @@ it(`${KILLS} SIGKILLs at random moments of syncs: after restarts every instance 
   // The figures first, so that they are there for the report even when an assertion below fails.
   console.log(
     [
-      `kill test (seed ${SEED}): ${stats.kills} SIGKILLs in ${(killPhaseMs / 1000).toFixed(1)} s, ${stats.completed} runs completed between them, ${stats.failedCleanly.length} failed cleanly`,
+      `kill test on ${server.url} (seed ${SEED}): ${stats.kills} SIGKILLs in ${(killPhaseMs / 1000).toFixed(1)} s, ${stats.completed} runs completed between them, ${stats.failedCleanly.length} failed cleanly`,
       ...[...stats.byPhase].sort().map(([phase, n]) => `  killed ${phase}: ${n}`),
       `  kills that left a remote claim: ${stats.claimsLeft} (${stats.claimsAged} aged by the test, ${stats.claimsLeft - stats.claimsAged} left to expire), a local lock: ${stats.localLocksLeft}`,
       `  after the final syncs: ${model.entries.size} entries (${model.live().length} live) in the model, ${problems.length} differences from it, ${conflicts} open conflicts (${selfConflicts} of an instance with its own earlier state); ` +
@@ -231,7 +248,7 @@ it(`${KILLS} SIGKILLs at random moments of syncs: after restarts every instance 
   for (const i of insts) expect(existsSync(join(dataDir(i), "sync.lock.lock")), `${i.name}: local lock released`).toBe(false);
   expect(stats.kills).toBeGreaterThanOrEqual(KILLS);
   expect(stats.byPhase.size, "kills landed in more than one place of a run").toBeGreaterThan(1);
-});
+}
 
 /**
  * The moment of a kill that the random test above hits now and then, made deterministic: the run dies

@@ -5,7 +5,7 @@ import type { CheckReport } from "../../sync/check.js";
 import { dataPath } from "../../sync/layout.js";
 import { withContext, type GlobalOptions } from "../context.js";
 import { printJson } from "../output.js";
-import { formatBytes } from "../progress.js";
+import { formatBytes } from "../../bytes.js";
 
 export function registerCheckCommand(program: Command, globals: () => GlobalOptions): void {
   program

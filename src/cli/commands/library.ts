@@ -7,7 +7,7 @@ import { UsageError } from "../../errors.js";
 import { EntryDeletedError } from "../../store/library.js";
 import { withContext, type GlobalOptions } from "../context.js";
 import { collect, entryJson, formatTable, parseMetaPairs, printJson } from "../output.js";
-import { formatBytes } from "../progress.js";
+import { formatBytes } from "../../bytes.js";
 
 type Globals = () => GlobalOptions;
 

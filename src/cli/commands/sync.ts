@@ -2,7 +2,8 @@
 import type { Command } from "commander";
 import { withContext, type GlobalOptions } from "../context.js";
 import { printJson } from "../output.js";
-import { formatBytes, progressReporter } from "../progress.js";
+import { formatBytes } from "../../bytes.js";
+import { progressReporter } from "../progress.js";
 import type { SyncSummary } from "../../sync/events.js";
 
 type Globals = () => GlobalOptions;
