@@ -73,6 +73,32 @@ export function parseMultistatus(body: string, requestUrl: string): DavResource[
 }
 
 /**
+ * The members of a Depth 1 listing of the folder at `requestUrl`, by name: the folder itself is left out.
+ * Every other resource is a direct child, so its last segment is all that is needed, even behind a proxy
+ * that rewrites the path prefix of hrefs.
+ */
+export function childrenOf(resources: DavResource[], requestUrl: string): Array<{ name: string; resource: DavResource }> {
+  const folder = normalisePath(decodePercent(new URL(requestUrl).pathname));
+  const out: Array<{ name: string; resource: DavResource }> = [];
+  for (const resource of resources) {
+    if (isSelf(resource, folder, resources)) continue;
+    const name = resource.path.slice(resource.path.lastIndexOf("/") + 1);
+    if (name) out.push({ name, resource });
+  }
+  return out;
+}
+
+/**
+ * Whether a listed resource is the listed folder itself: its path is the folder's, or, behind a proxy that
+ * rewrites the path prefix of hrefs, it is the one folder every other resource lies below.
+ */
+function isSelf(resource: DavResource, folder: string, all: DavResource[]): boolean {
+  if (resource.path === folder) return true;
+  if (resource.type !== "directory" || all.some((r) => r.path === folder)) return false;
+  return all.every((r) => r.path === resource.path || r.path.startsWith(`${resource.path}/`));
+}
+
+/**
  * The decoded path of an href, without a trailing slash. Servers write them as absolute URLs
  * (`http://host:port/dav/x`), absolute paths, or paths relative to the request; encoded or not. Nothing
  * after the authority is read as URL syntax: a raw `?` or `#` is part of a file's name.

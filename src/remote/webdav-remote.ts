@@ -22,7 +22,7 @@ import { ConfigError } from "../errors.js";
 import { hostOf, isRemoteError, RemoteError, toRemoteError } from "./errors.js";
 import { parseHttpDate } from "./http-date.js";
 import { IdleTimer, watchDownload, watchUpload } from "./idle-timeout.js";
-import { decodePercent, MultistatusError, normalisePath, parseMultistatus, type DavResource } from "./multistatus.js";
+import { childrenOf, decodePercent, MultistatusError, normalisePath, parseMultistatus, type DavResource } from "./multistatus.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "./remote.js";
 import { stopSignal } from "./stop.js";
 import { speaksTls } from "./tls-check.js";
@@ -337,16 +337,7 @@ class WebdavRemote implements Remote {
     // Our own folder URL: the client drops a collection's trailing slash, which Apache answers with a redirect.
     const url = this.collectionUrl(self);
     const { resources, serverDate } = await this.propfind(this.urlFor(dir), url, "1");
-    const folder = normalisePath(decodePercent(new URL(url).pathname));
-    const entries: RemoteStat[] = [];
-    for (const resource of resources) {
-      if (isSelf(resource, folder, resources)) continue;
-      // Depth 1: every other item is a direct child, so its last segment is all we need. This holds
-      // even behind a proxy that rewrites the path prefix of the hrefs.
-      const name = resource.path.slice(resource.path.lastIndexOf("/") + 1);
-      if (!name) continue;
-      entries.push(toRemoteStat(resource, self ? `${self}/${name}` : name));
-    }
+    const entries = childrenOf(resources, url).map(({ name, resource }) => toRemoteStat(resource, self ? `${self}/${name}` : name));
     return { entries, serverDate };
   }
 
@@ -600,16 +591,6 @@ function toRemoteStat(resource: DavResource, path: string): RemoteStat {
     mtime: resource.mtime ?? new Date(Number.NaN),
     etag: resource.etag,
   };
-}
-
-/**
- * Whether a listed resource is the listed folder itself: its path is the folder's, or, behind a proxy that
- * rewrites the path prefix of hrefs, it is the one resource every other one lies below.
- */
-function isSelf(resource: DavResource, folder: string, all: DavResource[]): boolean {
-  if (resource.path === folder) return true;
-  if (resource.type !== "directory" || all.some((r) => r.path === folder)) return false;
-  return all.every((r) => r.path === resource.path || r.path.startsWith(`${resource.path}/`));
 }
 
 /**
