@@ -7,8 +7,10 @@ export default defineConfig({
     hookTimeout: 30000,
     pool: "forks",
     // Most integration files wait on servers, child processes and lease back-offs rather than the CPU: two
-    // files at a time on the 2-core CI machine take ~250 s instead of ~390 s one at a time.
-    maxWorkers: 2,
+    // files at a time on the 2-core CI machine took ~250 s instead of ~390 s one at a time. With six servers
+    // in the matrix (issue 12) two took 644 s; three, with 15 kills and 12 race rounds per server, 466 s,
+    // the two cores then ~98 % busy (vmstat), so a fourth would only queue.
+    maxWorkers: 3,
     globalSetup: ["test/global-setup.ts"],
   },
 });

@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SyncSettings } from "../../src/sync/engine.js";
+import type { Remote } from "../../src/remote/remote.js";
+import { createWebdavRemote } from "../../src/remote/webdav-remote.js";
 import { makeEngineInstance, type EngineInstance } from "../helpers/engine.js";
 import { shareMatrix, type ShareKind, type TestShare } from "../helpers/shares.js";
 
@@ -50,7 +52,7 @@ describe.each(shareMatrix())("a share restored from an older copy, on $name", (k
     return join(copy, "share");
   }
 
-  function restore(copy: string): void {
+  async function restore(copy: string): Promise<void> {
     rmSync(shareDir(), { recursive: true, force: true });
     cpSync(copy, shareDir(), { recursive: true });
     // Owned by the server's user again (Apache runs as www-data), as a restore by the server's operator is.
@@ -60,6 +62,28 @@ describe.each(shareMatrix())("a share restored from an older copy, on $name", (k
       if (statSync(path).isDirectory()) for (const name of readdirSync(path)) chownAll(join(path, name));
     };
     chownAll(shareDir());
+    // lighttpd caches what it stat()ed for about a second (measured: the GET right after the restore still
+    // served the overwritten version.txt, with the new bytes, and listed folders the restore removed): the
+    // restore is done once the server serves what is on disk.
+    const remote = createWebdavRemote({ url: share.url, root, username: share.username, password: share.password, timeoutMs: 10_000 });
+    try {
+      for (let i = 0; i < 100 && !(await servesDisk(remote)); i++) await sleep(100);
+    } finally {
+      await remote.close();
+    }
+  }
+
+  /** The server lists every folder of the share as it is on disk, and serves version.txt and metadata.db as they are. */
+  async function servesDisk(remote: Remote): Promise<boolean> {
+    const names = (dir: string) => readdirSync(join(shareDir(), dir)).filter((n) => !n.startsWith(".")).sort();
+    for (const dir of ["", ...names("").filter((n) => statSync(join(shareDir(), n)).isDirectory())]) {
+      const listed = (await remote.list(dir).catch(() => ({ entries: [] }))).entries.map((e) => e.name).sort();
+      if (JSON.stringify(listed) !== JSON.stringify(names(dir))) return false;
+    }
+    for (const file of ["version.txt", "metadata.db"]) {
+      if (!(await remote.get(file)).equals(readFileSync(join(shareDir(), file)))) return false;
+    }
+    return true;
   }
 
   /** What users see of a library: live entries (name, content, meta) and which ids are deleted. */
@@ -114,7 +138,7 @@ describe.each(shareMatrix())("a share restored from an older copy, on $name", (k
     const e4 = await newerWork(a, ids);
     await a.engine.sync();
     await b.engine.sync();
-    restore(copy);
+    await restore(copy);
 
     const first = await b.engine.sync();
     const second = await a.engine.sync();
@@ -147,7 +171,7 @@ describe.each(shareMatrix())("a share restored from an older copy, on $name", (k
     const copy = backup();
     const e4 = await newerWork(a, ids);
     await a.engine.sync(); // b never saw version 2
-    restore(copy);
+    await restore(copy);
 
     await b.engine.sync(); // an ordinary run for b: the share is where b left it
     b.library.updateMeta(ids.e1, { set: { b: true } }); // and b writes on top of the restored share
@@ -171,7 +195,7 @@ describe.each(shareMatrix())("a share restored from an older copy, on $name", (k
     const copy = backup();
     await newerWork(a, ids);
     await a.engine.sync();
-    restore(copy);
+    await restore(copy);
     // c knew only version 1: it edits e2 (whose newer state a holds) and syncs first.
     c.library.updateMeta(ids.e2, { set: { colour: "red" } });
     await c.engine.sync();
@@ -203,7 +227,7 @@ describe.each(shareMatrix())("a share restored from an older copy, on $name", (k
     expect(shareRows()).toContain(ids.e3);
     expect(library(a).some((r) => r.id === ids.e3)).toBe(false);
 
-    restore(copy); // e3 is live in the copy, and older than every instance's purge of its tombstone
+    await restore(copy); // e3 is live in the copy, and older than every instance's purge of its tombstone
     await a.engine.sync();
     await b.engine.sync();
     for (const inst of [a, b]) {
