@@ -6,11 +6,10 @@
  * mod_webdav keeps dead properties and locks in an SQLite file (webdav.sqlite-db-name): without it
  * PROPPATCH and LOCK are refused, so the launcher gives it one in the private folder.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, waitForHttp } from "./net.mjs";
-import { safeRead, serverOwner, stopChild } from "./proc.mjs";
+import { freePort } from "./net.mjs";
+import { launchServer, serverOwner } from "./proc.mjs";
 
 export const LIGHTTPD_BIN = "/usr/sbin/lighttpd";
 const MODULES = "/usr/lib/lighttpd";
@@ -65,17 +64,14 @@ export async function startLighttpd({ parent, username, password }) {
       "",
     ].join("\n"),
   );
-  const child = spawn(LIGHTTPD_BIN, ["-D", "-f", join(root, "lighttpd.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d.toString()));
-  try {
-    await waitForHttp(port, () => (child.exitCode === null ? null : `lighttpd exited with ${child.exitCode}: ${stderr}${safeRead(errorLog)}`));
-  } catch (err) {
-    // Nothing is left behind by a server that did not come up (or came up too slowly).
-    await stopChild(child);
-    rmSync(root, { recursive: true, force: true });
-    throw err;
-  }
+  const server = await launchServer({
+    name: "lighttpd",
+    command: LIGHTTPD_BIN,
+    args: ["-D", "-f", join(root, "lighttpd.conf")],
+    port,
+    root,
+    errorLog,
+  });
   return {
     kind: "lighttpd",
     url: `http://127.0.0.1:${port}/dav`,
@@ -86,11 +82,8 @@ export async function startLighttpd({ parent, username, password }) {
     owner,
     log,
     errorLog,
-    pid: child.pid,
-    close: async () => {
-      await stopChild(child);
-      rmSync(root, { recursive: true, force: true });
-    },
+    pid: server.pid,
+    close: server.close,
   };
 }
 

@@ -8,11 +8,11 @@
  * `create_full_put_path off` (nginx's default) stays, so a PUT into a missing folder fails (409) instead of
  * creating the folders on the way, as it does on most servers.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, waitForHttp } from "./net.mjs";
-import { safeRead, serverOwner, stopChild } from "./proc.mjs";
+import { freePort } from "./net.mjs";
+import { launchServer, serverOwner } from "./proc.mjs";
 
 export const NGINX_BIN = "/usr/sbin/nginx";
 export const DAV_EXT_MODULE = "/usr/lib/nginx/modules/ngx_http_dav_ext_module.so";
@@ -78,19 +78,14 @@ export async function startNginx({ parent, username, password, clientMaxBodySize
       "",
     ].join("\n"),
   );
-  const child = spawn(NGINX_BIN, ["-p", root, "-c", join(root, "nginx.conf"), "-e", errorLog, "-g", "daemon off;"], {
-    stdio: ["ignore", "ignore", "pipe"],
+  const server = await launchServer({
+    name: "nginx",
+    command: NGINX_BIN,
+    args: ["-p", root, "-c", join(root, "nginx.conf"), "-e", errorLog, "-g", "daemon off;"],
+    port,
+    root,
+    errorLog,
   });
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d.toString()));
-  try {
-    await waitForHttp(port, () => (child.exitCode === null ? null : `nginx exited with ${child.exitCode}: ${stderr}${safeRead(errorLog)}`));
-  } catch (err) {
-    // Nothing is left behind by a server that did not come up (or came up too slowly).
-    await stopChild(child);
-    rmSync(root, { recursive: true, force: true });
-    throw err;
-  }
   return {
     kind: "nginx",
     url: `http://127.0.0.1:${port}/dav`,
@@ -101,11 +96,8 @@ export async function startNginx({ parent, username, password, clientMaxBodySize
     owner,
     log,
     errorLog,
-    pid: child.pid,
-    close: async () => {
-      await stopChild(child);
-      rmSync(root, { recursive: true, force: true });
-    },
+    pid: server.pid,
+    close: server.close,
   };
 }
 

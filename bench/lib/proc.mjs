@@ -2,7 +2,9 @@
  * What the launchers of real servers (nginx.mjs, lighttpd.mjs, sabre.mjs) share: the unprivileged user a
  * server runs as when we are root, reading its logs, and stopping it.
  */
-import { chmodSync, chownSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { chmodSync, chownSync, readFileSync, rmSync } from "node:fs";
+import { waitForHttp } from "./net.mjs";
 
 /** uid and gid of a local user, from /etc/passwd (no `id` subprocess). */
 export function lookupUser(name) {
@@ -61,4 +63,28 @@ export async function stopChild(child, { graceMs = 5000, group = false } = {}) {
     // The leader is gone; make sure no worker of its group stays behind.
     signal("SIGKILL");
   }
+}
+
+/**
+ * Starts a server process and waits until it answers HTTP on `port`. A server that dies or does not come
+ * up is stopped, `root` (its private folder) removed, and the error carries its stderr and `errorLog`.
+ * `close()` stops it (its whole process group with `spawnOptions.detached`) and removes `root`.
+ */
+export async function launchServer({ name, command, args, spawnOptions = {}, port, root, errorLog }) {
+  const group = spawnOptions.detached === true;
+  const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"], ...spawnOptions });
+  // Some servers write a line per request to stderr: keep the tail only, for the message if it dies.
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr = (stderr + d.toString()).slice(-8000)));
+  const close = async () => {
+    await stopChild(child, { group });
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    await waitForHttp(port, () => (child.exitCode === null ? null : `${name} exited with ${child.exitCode}: ${stderr}${safeRead(errorLog)}`));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { pid: child.pid, close };
 }

@@ -6,12 +6,11 @@
  * PHP_CLI_SERVER_WORKERS makes `php -S` fork that many workers, so that concurrent requests are served in
  * parallel (one worker would serialise them, hiding races such as the lease's that a real server shows).
  */
-import { spawn } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, waitForHttp } from "./net.mjs";
-import { safeRead, serverOwner, stopChild } from "./proc.mjs";
+import { freePort } from "./net.mjs";
+import { launchServer, serverOwner } from "./proc.mjs";
 
 export const PHP_BIN = "/usr/bin/php";
 export const SABRE_AUTOLOAD = "/usr/share/php/Sabre/autoload.php";
@@ -50,33 +49,29 @@ export async function startSabre({ parent, username, password, workers = 4 }) {
     "-t", docroot,
     SCRIPT,
   ];
-  const child = spawn(PHP_BIN, args, {
-    cwd: docroot,
-    // Its own process group: close() signals the workers too (see stopChild).
-    detached: true,
-    stdio: ["ignore", "ignore", "pipe"],
-    ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      PHP_CLI_SERVER_WORKERS: String(workers),
-      SABRE_DIR: www,
-      SABRE_BASE_URI: baseUri,
-      SABRE_USER: username,
-      SABRE_PASSWORD: password,
-      SABRE_LOG: log,
+  const server = await launchServer({
+    name: "php -S",
+    command: PHP_BIN,
+    args,
+    spawnOptions: {
+      cwd: docroot,
+      // Its own process group: close() signals the workers too (see stopChild).
+      detached: true,
+      ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        PHP_CLI_SERVER_WORKERS: String(workers),
+        SABRE_DIR: www,
+        SABRE_BASE_URI: baseUri,
+        SABRE_USER: username,
+        SABRE_PASSWORD: password,
+        SABRE_LOG: log,
+      },
     },
+    port,
+    root,
+    errorLog,
   });
-  // php -S writes a line per connection to stderr: keep the tail only, for the message if it dies.
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr = (stderr + d.toString()).slice(-8000)));
-  try {
-    await waitForHttp(port, () => (child.exitCode === null ? null : `php -S exited with ${child.exitCode}: ${stderr}${safeRead(errorLog)}`));
-  } catch (err) {
-    // Nothing is left behind by a server that did not come up (or came up too slowly).
-    await stopChild(child, { group: true });
-    rmSync(root, { recursive: true, force: true });
-    throw err;
-  }
   const prefix = baseUri.slice(0, -1);
   return {
     kind: "sabre",
@@ -88,10 +83,7 @@ export async function startSabre({ parent, username, password, workers = 4 }) {
     owner,
     log,
     errorLog,
-    pid: child.pid,
-    close: async () => {
-      await stopChild(child, { group: true });
-      rmSync(root, { recursive: true, force: true });
-    },
+    pid: server.pid,
+    close: server.close,
   };
 }

@@ -1,2 +1,2 @@
 export const LOG_FORMAT: string;
-export function parseLogLine(line: string, tailCount: number): { method: string; path: string; tail: string[] };
+export function parseLogLine(line: string, tailCount: number, paths?: "escaped" | "percent"): { method: string; path: string; tail: string[] };

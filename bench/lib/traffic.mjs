@@ -46,61 +46,23 @@ export class TrafficLog {
 }
 
 /**
- * One access-log line of the form "METHOD PATH FIELD…" with `tailCount` fields after the path. Servers log
- * the path decoded (Apache's %U, nginx's $uri), so it may hold spaces: it is everything between the first
- * word and the last `tailCount` ones, not the second word.
+ * One access-log line "METHOD PATH FIELD…", with `tailCount` fields after the path. How PATH is written
+ * differs by server, hence `paths`:
+ * - "escaped": decoded by the server, bytes outside printable ASCII written as \xHH (Apache's %U, nginx's
+ *   $uri); it may hold spaces, so it is everything between the first word and the last `tailCount` ones;
+ * - "percent": as the client sent it (lighttpd's %U, bench/lib/sabre-server.php), decoded here.
  */
-export function parseLogLine(line, tailCount) {
+export function parseLogLine(line, tailCount, paths = "escaped") {
   const words = line.split(" ");
   const method = words[0] ?? "";
-  const tail = words.length > tailCount + 1 ? words.slice(words.length - tailCount) : words.slice(2);
-  const path = words.length > tailCount + 1 ? words.slice(1, words.length - tailCount).join(" ") : (words[1] ?? "");
-  return { method, path: safeDecode(unescapeLog(path)), tail };
+  const cut = Math.max(2, words.length - tailCount);
+  const raw = words.slice(1, cut).join(" ");
+  return { method, path: paths === "percent" ? safeDecode(raw) : unescapeBytes(raw), tail: words.slice(cut) };
 }
 
-/** Apache writes the bytes of a non-ASCII path as `\xhh` escapes in its log (UTF-8 "ü" is `\xc3\xbc`). */
-function unescapeLog(text) {
+/** Apache and nginx write the bytes of a non-ASCII path as \xHH escapes (UTF-8 "ü" is \xc3\xbc). */
+function unescapeBytes(text) {
   return text.replace(/(?:\\x[0-9a-f]{2})+/gi, (run) => Buffer.from(run.replace(/\\x/gi, ""), "hex").toString("utf8"));
-}
-
-/**
- * Sums requests by method and body bytes by what they carry, for a share rooted at `${prefix}/${root}`:
- * metadata (metadata.db, its temporary uploads, version.txt), lock (the claim folder), data (<aa>/<sha256>,
- * including the PROPFIND listings that verify uploads), other.
- */
-export function summarise(requests, prefix, root) {
-  const base = `${prefix}/${root.replace(/^\/+|\/+$/g, "")}`;
-  const out = {
-    requests: requests.length,
-    methods: {},
-    bytes: { metadata: { up: 0, down: 0 }, data: { up: 0, down: 0 }, lock: { up: 0, down: 0 }, other: { up: 0, down: 0 } },
-  };
-  for (const r of requests) {
-    out.methods[r.method] = (out.methods[r.method] ?? 0) + 1;
-    const rel = r.path.startsWith(`${base}/`) ? r.path.slice(base.length + 1) : null;
-    let kind = "other";
-    if (rel !== null) {
-      if (rel === "version.txt" || rel.startsWith("metadata.db")) kind = "metadata";
-      else if (rel.startsWith("version.txt.lock")) kind = "lock";
-      else if (/^[0-9a-f]{2}(\/[0-9a-f]{64})?\/?$/.test(rel)) kind = "data";
-    }
-    out.bytes[kind].up += r.up;
-    out.bytes[kind].down += r.down;
-  }
-  return out;
-}
-
-function size(file) {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function num(text) {
-  const n = Number(text);
-  return Number.isFinite(n) ? n : 0;
 }
 
 function safeDecode(path) {

@@ -2,15 +2,14 @@
  * The tests' view of a real server started by a launcher of bench/lib (nginx, lighttpd, sabre): its access
  * log read back as requests, so that tests count what reached the server, as test/helpers/apache.ts does.
  *
- * Every such log line reads "METHOD PATH STATUS BYTES CONTENT_LENGTH" (bench/lib/traffic.mjs). How PATH
- * is written differs by server, hence `paths`:
- * - "percent": as the client sent it (lighttpd's %U, sabre-server.php), decoded here;
- * - "escaped": decoded by the server, bytes outside printable ASCII written as \xHH (nginx's $uri), which
- *   may hold spaces: the fields around it are taken from both ends of the line.
+ * Every such log line reads "METHOD PATH STATUS BYTES CONTENT_LENGTH", read by bench/lib/traffic.mjs's
+ * parseLogLine (`paths` says how the server writes PATH).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { LaunchedServer } from "../../bench/lib/proc.mjs";
+import { parseLogLine } from "../../bench/lib/traffic.mjs";
 
 export type LoggedPaths = "percent" | "escaped";
 
@@ -19,17 +18,6 @@ export interface LoggedRequest {
   /** Decoded path, e.g. "/dav/syncd/a b.txt". */
   path: string;
   status: number;
-}
-
-/** A started server, as the launchers of bench/lib return it. */
-export interface LaunchedServer {
-  url: string;
-  prefix: string;
-  dir: string;
-  username: string;
-  password: string;
-  log: string;
-  close(): Promise<void>;
 }
 
 /** What test/helpers/shares.ts needs of a server (its TestShare), with the status of each request. */
@@ -44,13 +32,10 @@ export interface LoggedShare {
   close(): Promise<void>;
 }
 
-const LINE = /^(\S+) (.*) (\d{3}) (\S+) (\S+)$/;
-
-export function parseLogLine(line: string, paths: LoggedPaths): LoggedRequest | null {
-  const m = LINE.exec(line);
-  if (!m) return null;
-  const [, method = "", raw = "", status = "0"] = m;
-  return { method, path: paths === "percent" ? safeDecode(raw) : unescapeBytes(raw), status: Number(status) };
+export function parseAccessLine(line: string, paths: LoggedPaths): LoggedRequest | null {
+  const { method, path, tail } = parseLogLine(line, 3, paths);
+  const status = Number(tail[0]);
+  return method && Number.isInteger(status) && status >= 100 ? { method, path, status } : null;
 }
 
 /**
@@ -80,7 +65,7 @@ export async function startLogged(name: string, paths: LoggedPaths, launch: (par
         .toString("utf8")
         .split("\n")
         .filter(Boolean)
-        .flatMap((line) => parseLogLine(line, paths) ?? []),
+        .flatMap((line) => parseAccessLine(line, paths) ?? []),
     reset: () => {
       offset = read().length;
     },
@@ -97,28 +82,4 @@ function readBytes(path: string): Buffer {
   } catch {
     return Buffer.alloc(0);
   }
-}
-
-function safeDecode(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
-}
-
-/** nginx's escape=default: every \xHH is one byte (a UTF-8 name is several), the rest is ASCII. */
-function unescapeBytes(text: string): string {
-  if (!text.includes("\\x")) return text;
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const hex = text.slice(i + 2, i + 4);
-    if (text.startsWith("\\x", i) && /^[0-9A-Fa-f]{2}$/.test(hex)) {
-      bytes.push(parseInt(hex, 16));
-      i += 3;
-    } else {
-      bytes.push(text.charCodeAt(i));
-    }
-  }
-  return Buffer.from(bytes).toString("utf8");
 }
