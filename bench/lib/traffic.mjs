@@ -65,6 +65,46 @@ function unescapeBytes(text) {
   return text.replace(/(?:\\x[0-9a-f]{2})+/gi, (run) => Buffer.from(run.replace(/\\x/gi, ""), "hex").toString("utf8"));
 }
 
+/**
+ * Sums requests by method and body bytes by what they carry, for a share rooted at `${prefix}/${root}`:
+ * metadata (metadata.db, its temporary uploads, version.txt), lock (the claim folder), data (<aa>/<sha256>,
+ * including the PROPFIND listings that verify uploads), other.
+ */
+export function summarise(requests, prefix, root) {
+  const base = `${prefix}/${root.replace(/^\/+|\/+$/g, "")}`;
+  const out = {
+    requests: requests.length,
+    methods: {},
+    bytes: { metadata: { up: 0, down: 0 }, data: { up: 0, down: 0 }, lock: { up: 0, down: 0 }, other: { up: 0, down: 0 } },
+  };
+  for (const r of requests) {
+    out.methods[r.method] = (out.methods[r.method] ?? 0) + 1;
+    const rel = r.path.startsWith(`${base}/`) ? r.path.slice(base.length + 1) : null;
+    let kind = "other";
+    if (rel !== null) {
+      if (rel === "version.txt" || rel.startsWith("metadata.db")) kind = "metadata";
+      else if (rel.startsWith("version.txt.lock")) kind = "lock";
+      else if (/^[0-9a-f]{2}(\/[0-9a-f]{64})?\/?$/.test(rel)) kind = "data";
+    }
+    out.bytes[kind].up += r.up;
+    out.bytes[kind].down += r.down;
+  }
+  return out;
+}
+
+function size(file) {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function num(text) {
+  const n = Number(text);
+  return Number.isFinite(n) ? n : 0;
+}
+
 function safeDecode(path) {
   try {
     return decodeURIComponent(path);

@@ -32,7 +32,7 @@ import { loadShare, publishShare, readVersion, removeStaleUploads, type LoadedSh
 import { reconcileHistory, traceLineage, type ShareLineage } from "./share-history.js";
 import { COMMITS_KEPT, type SharedRow } from "./shared-db.js";
 import { DataRepair } from "./repair.js";
-import { downloadFiles, uploadFiles, type DataFile } from "./transfer.js";
+import { downloadFiles, notWhole, uploadFiles, type DataFile } from "./transfer.js";
 
 export interface SyncSettings {
   concurrency: number;
@@ -298,10 +298,10 @@ export class SyncEngine {
     const uploads = new Map<string, DataFile>();
     const downloads = new Map<string, DataFile>();
     const alreadyUploaded = record.verifiedUploads(db.shareId);
+    const uploadedBefore = new Map<string, DataFile>();
     const wantsUpload = (state: EntryState) => {
-      if (!state.deleted && !db.hasData(state.hash) && !alreadyUploaded.has(state.hash)) {
-        uploads.set(state.hash, { hash: state.hash, size: state.size });
-      }
+      if (state.deleted || db.hasData(state.hash)) return;
+      (alreadyUploaded.has(state.hash) ? uploadedBefore : uploads).set(state.hash, { hash: state.hash, size: state.size });
     };
     const wantsDownload = (state: EntryState) => {
       if (!state.deleted && !this.library.blobs.has(state.hash)) downloads.set(state.hash, { hash: state.hash, size: state.size });
@@ -326,6 +326,10 @@ export class SyncEngine {
     // Data files that another instance found missing or damaged on the share, and that this one holds.
     const repair = new DataRepair(this.library, db, this.emit);
     for (const file of await repair.heldWanted()) uploads.set(file.hash, file);
+    // What an interrupted run verified is looked at again (one listing per data folder) before anything
+    // references it: since then another instance may have written the same content and been killed mid-PUT
+    // on a server that writes in place (rclone, sabre/dav), or orphan collection may have removed it.
+    for (const { file } of await notWhole(this.remote, [...uploadedBefore.values()], this.settings.concurrency)) uploads.set(file.hash, file);
     const up = [...uploads.values()];
     record.phase("upload");
     const tooLarge = new RefusedUploads(this.emit);

@@ -92,25 +92,39 @@ async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Prom
  * or stored empty (PHP-FPM and chunked bodies, FIELD-NOTES) is caught here, before anything references it.
  */
 async function verifyUploads(remote: Remote, files: DataFile[], concurrency: number): Promise<void> {
+  const [short] = await notWhole(remote, files, concurrency);
+  if (short) {
+    throw new ShareError(
+      "upload-unverified",
+      `The server stored ${remote.location}/${dataPath(short.file.hash)} with ${short.found ?? "no"} bytes instead of ${short.file.size}.`,
+    );
+  }
+}
+
+/**
+ * The files the share does not hold at their full size (missing, or shorter: a PUT cut short on a server that
+ * writes in place, as rclone and sabre/dav do), with what was found. One listing per data folder.
+ */
+export async function notWhole(remote: Remote, files: DataFile[], concurrency: number): Promise<Array<{ file: DataFile; found: number | null }>> {
   const byDir = new Map<string, DataFile[]>();
   for (const file of files) {
     const dir = dataDir(file.hash);
     byDir.set(dir, [...(byDir.get(dir) ?? []), file]);
   }
+  const out: Array<{ file: DataFile; found: number | null }> = [];
   await forEachLimited([...byDir], concurrency, async ([dir, expected]) => {
-    const listing = await remote.list(dir);
+    const listing = await remote.list(dir).catch((err: unknown) => {
+      if (isRemoteError(err, "not-found")) return { entries: [] };
+      throw err;
+    });
     const sizes = new Map(listing.entries.map((e) => [e.name, e.size]));
     for (const file of expected) {
       // Some servers list lazily (rclone, FIELD-NOTES): a file missing from the listing is asked for directly.
       const size = sizes.has(file.hash) ? sizes.get(file.hash) : (await remote.stat(dataPath(file.hash)))?.size;
-      if (size !== file.size) {
-        throw new ShareError(
-          "upload-unverified",
-          `The server stored ${remote.location}/${dataPath(file.hash)} with ${size ?? "no"} bytes instead of ${file.size}.`,
-        );
-      }
+      if (size !== file.size) out.push({ file, found: size ?? null });
     }
   });
+  return out;
 }
 
 export interface DownloadOptions {

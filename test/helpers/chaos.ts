@@ -237,6 +237,12 @@ export interface ShareCheck {
   tempFiles: string[];
   /** Unreferenced data files (orphans, collected later by the GC). */
   orphans: number;
+  /**
+   * Unreferenced data files whose bytes do not match their name: what a PUT cut short leaves on a server that
+   * writes in place (rclone, sabre/dav). Nothing refers to them and orphan collection removes them; a damaged
+   * file that any entry refers to is a problem instead.
+   */
+  partialOrphans: string[];
 }
 
 /**
@@ -247,6 +253,8 @@ export interface ShareCheck {
 export function checkShare(root: string): ShareCheck {
   const problems: string[] = [];
   const data = new Map<string, boolean>();
+  const damaged = new Map<string, string>();
+  const partialOrphans: string[] = [];
   const claims: string[] = [];
   const tempFiles: string[] = [];
   for (const name of existsSync(root) ? readdirSync(root) : []) {
@@ -259,7 +267,7 @@ export function checkShare(root: string): ShareCheck {
       if (!/^[0-9a-f]{2}$/.test(name)) continue; // readers ignore folders they do not know (SPEC §3)
       for (const file of readdirSync(path)) {
         const ok = /^[0-9a-f]{64}$/.test(file) && file.startsWith(name) && sha256(readFileSync(join(path, file))) === file;
-        if (!ok) problems.push(`data file ${name}/${file} does not match its hash (${statSync(join(path, file)).size} bytes)`);
+        if (!ok) damaged.set(file, `data file ${name}/${file} does not match its hash (${statSync(join(path, file)).size} bytes)`);
         data.set(file, ok);
       }
     } else if (name.startsWith("metadata.db.tmp-")) tempFiles.push(name);
@@ -286,10 +294,13 @@ export function checkShare(root: string): ShareCheck {
         for (const hash of referenced) if (data.get(hash) !== true) problems.push(`live entry content ${hash.slice(0, 12)}… has ${data.has(hash) ? "a corrupt" : "no"} data file`);
         const all = new Set((db.prepare("SELECT DISTINCT hash FROM entries").all() as Array<{ hash: string }>).map((r) => r.hash));
         for (const hash of data.keys()) if (!all.has(hash)) orphans++;
+        for (const [hash, problem] of damaged) (all.has(hash) ? problems : partialOrphans).push(problem);
       } finally {
         db.close();
       }
     }
   }
-  return { problems, version, dataFiles: data.size, claims, tempFiles, orphans };
+  // Without a readable metadata.db nothing tells orphans from referenced files: every damaged one is a problem.
+  if (version === null) problems.push(...damaged.values());
+  return { problems, version, dataFiles: data.size, claims, tempFiles, orphans, partialOrphans };
 }

@@ -68,6 +68,29 @@ describe("an interrupted run", () => {
     const pulled = await b.engine.sync();
     expect(pulled.downloaded).toBe(300);
   });
+
+  it("looks again at what it had verified: a file cut short or removed since is uploaded again", async () => {
+    const a = await instance("a");
+    const contents = Array.from({ length: 300 }, (_, i) => `content of file ${i}`);
+    for (const [i, text] of contents.entries()) await a.add(`f${i}`, text);
+    const broken = new SyncEngine(a.library, failingAfter(a.remote, 280), DEFAULT_SETTINGS);
+    await expect(broken.sync()).rejects.toThrow(/connection reset/);
+    // Uploads go in hash order: the two first hashes are in the verified batch. Since then one was cut short
+    // (another instance with the same content killed mid-PUT on a server that writes in place: rclone,
+    // sabre/dav) and one removed (orphan collection by an instance that never saw it referenced).
+    const [cut, gone] = contents.map(sha256).sort();
+    const onDisk = (hash: string) => join(server.dir, "syncd", hash.slice(0, 2), hash);
+    writeFileSync(onDisk(cut!), "content of");
+    rmSync(onDisk(gone!));
+
+    server.reset();
+    await a.engine.sync();
+    const dataPuts = server.requests.filter((r) => r.method === "PUT" && DATA.test(r.path)).map((r) => r.path.slice(-64));
+    expect(dataPuts).toHaveLength(300 - 256 + 2);
+    expect(dataPuts).toEqual(expect.arrayContaining([cut, gone]));
+    const b = await instance("b");
+    expect((await b.engine.sync()).downloaded).toBe(300);
+  });
 });
 
 describe("a downloaded file that vanishes before the local commit", () => {
