@@ -238,9 +238,9 @@ export interface ShareCheck {
   /** Unreferenced data files (orphans, collected later by the GC). */
   orphans: number;
   /**
-   * Unreferenced data files whose bytes do not match their name: what a PUT cut short leaves on a server that
-   * writes in place (rclone, sabre/dav). Nothing refers to them and orphan collection removes them; a damaged
-   * file that any entry refers to is a problem instead.
+   * Data files no live entry refers to whose bytes do not match their name: what a PUT cut short leaves on a
+   * server that writes in place (rclone, sabre/dav). Nothing reads them and orphan collection removes them once
+   * no row names them; a damaged file that a live entry refers to is a problem instead.
    */
   partialOrphans: string[];
 }
@@ -294,7 +294,9 @@ export function checkShare(root: string): ShareCheck {
         for (const hash of referenced) if (data.get(hash) !== true) problems.push(`live entry content ${hash.slice(0, 12)}… has ${data.has(hash) ? "a corrupt" : "no"} data file`);
         const all = new Set((db.prepare("SELECT DISTINCT hash FROM entries").all() as Array<{ hash: string }>).map((r) => r.hash));
         for (const hash of data.keys()) if (!all.has(hash)) orphans++;
-        for (const [hash, problem] of damaged) (all.has(hash) ? problems : partialOrphans).push(problem);
+        // Only live entries need their content: a tombstone keeps the hash of content it may never have had
+        // whole on the share (an entry whose first upload was killed, then deleted before any run published it).
+        for (const [hash, problem] of damaged) (referenced.has(hash) ? problems : partialOrphans).push(problem);
       } finally {
         db.close();
       }
