@@ -245,9 +245,14 @@ export class SharedDb {
     return (this.stmt("revOf", "SELECT rev FROM entries WHERE id = ?").pluck().get(id) as number | undefined) ?? null;
   }
 
-  /** The share already holds (verified, referenced) the data file of this hash. */
+  /**
+   * The share already holds the data file of this hash: a live entry refers to it, and live rows are only ever
+   * published after their content was uploaded and verified. A tombstone proves nothing: an entry created and
+   * deleted before it first synced publishes a tombstone naming content that never reached the share (or
+   * only in part, when its upload was killed on a server that writes in place).
+   */
   hasData(hash: string): boolean {
-    return this.stmt("hasData", "SELECT 1 FROM entries WHERE hash = ? LIMIT 1").get(hash) !== undefined;
+    return this.stmt("hasData", "SELECT 1 FROM entries WHERE hash = ? AND deleted = 0 LIMIT 1").get(hash) !== undefined;
   }
 
   liveCount(): number {

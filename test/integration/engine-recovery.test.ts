@@ -4,7 +4,7 @@
  * files are collected only after their grace period. In-process engines against a real WebDAV server.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -90,6 +90,32 @@ describe("an interrupted run", () => {
     expect(dataPuts).toEqual(expect.arrayContaining([cut, gone]));
     const b = await instance("b");
     expect((await b.engine.sync()).downloaded).toBe(300);
+  });
+});
+
+describe("content that only a tombstone names", () => {
+  // An entry created and deleted before its first sync is published as a tombstone that names its content,
+  // which never reached the share. Another entry with the same content must still upload it: found by
+  // running the kill test on rclone, where a killed first upload leaves that content cut short.
+  it("is uploaded when a live entry needs it, and every instance can download it", async () => {
+    const a = await instance("a");
+    const b = await instance("b");
+    await a.add("keep", "keep");
+    await a.engine.sync();
+    const gone = await a.add("gone", "same content");
+    a.library.remove(gone);
+    await a.engine.sync();
+    const hash = sha256("same content");
+    const onShare = () => existsSync(join(server.dir, "syncd", hash.slice(0, 2), hash));
+    expect(onShare()).toBe(false);
+    await b.engine.sync();
+    await b.add("again", "same content");
+    await b.engine.sync();
+    expect(onShare()).toBe(true);
+    const c = await instance("c");
+    const pulled = await c.engine.sync();
+    expect(pulled.downloaded).toBe(2);
+    expect(c.library.list().map((e) => e.name).sort()).toEqual(["again", "keep"]);
   });
 });
 
