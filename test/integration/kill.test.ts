@@ -229,7 +229,7 @@ async function randomKills(server: TestShare): Promise<void> {
       ...[...stats.byPhase].sort().map(([phase, n]) => `  killed ${phase}: ${n}`),
       `  kills that left a remote claim: ${stats.claimsLeft} (${stats.claimsAged} aged by the test, ${stats.claimsLeft - stats.claimsAged} left to expire), a local lock: ${stats.localLocksLeft}`,
       `  after the final syncs: ${model.entries.size} entries (${model.live().length} live) in the model, ${problems.length} differences from it, ${conflicts} open conflicts (${selfConflicts} of an instance with its own earlier state); ` +
-        `share version ${check.version}, ${check.dataFiles} data files (${check.orphans} unreferenced, of which ${check.partialOrphans.length} cut short by a killed upload), ${before.claims.length} expired claims removed by the final forced run, ` +
+        `share version ${check.version}, ${check.dataFiles} data files (${check.orphans} unreferenced; ${check.partialOrphans.length} cut short by a killed upload, named by no live entry), ${before.claims.length} expired claims removed by the final forced run, ` +
         `${check.tempFiles.length} stale metadata.db.tmp-* files, ${check.problems.length} share problems`,
       ...stats.failedCleanly.map((f) => `  failed cleanly: ${f}`),
     ].join("\n"),
