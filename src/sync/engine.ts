@@ -409,7 +409,7 @@ export class SyncEngine {
     record.finish();
     summary.version = version;
     repair.throwIfIncomplete(version);
-    tooLarge.throwIfAny(version, Math.max(0, ...up.filter((f) => !tooLarge.has(f.hash)).map((f) => f.size)));
+    tooLarge.throwIfAny(version, up);
   }
 
   /** The plan's inputs, by entry id: the candidates' local rows (with base) and share rows. */
@@ -684,8 +684,7 @@ export class SyncEngine {
       share = await loadShare(this.remote, workDir, () => "new-share");
       const { db } = share;
       const identity = this.identityProblem(share);
-      const { actions: planned, inputs, lineage } = this.planRun(share, options);
-    let actions = planned;
+      const { actions, inputs, lineage } = this.planRun(share, options);
       const guard = options.allowDeletes ? null : (identity ?? this.deletionGuard(actions, inputs, db.liveCount()));
       const changes: DryRunReport["changes"] = [];
       for (const action of actions) {

@@ -18,7 +18,6 @@ const NAMED_IN_ERROR = 5;
 export class RefusedUploads {
   private readonly refused = new Map<string, DataFile>();
   private readonly names = new Map<string, string[]>();
-  private status: string | null = null;
 
   constructor(private readonly emit: SyncEventListener) {}
 
@@ -26,14 +25,9 @@ export class RefusedUploads {
     return this.refused.size > 0;
   }
 
-  has(hash: string): boolean {
-    return this.refused.has(hash);
-  }
-
   /** For uploadFiles' onTooLarge. */
   report(file: DataFile, err: RemoteError): void {
     this.refused.set(file.hash, file);
-    this.status ??= err.status === undefined ? "413" : String(err.status);
     this.emit({
       type: "log",
       level: "warn",
@@ -67,9 +61,19 @@ export class RefusedUploads {
     return kept;
   }
 
-  /** Ends a run that committed everything else: one sentence naming the entries, their sizes and the limit. */
-  throwIfAny(version: number, largestStored: number): void {
+  /**
+   * Ends a run that committed everything else: one sentence naming the entries, their sizes and the limit,
+   * which lies between the largest of the run's `uploads` the server stored and the smallest it refused.
+   */
+  throwIfAny(version: number, uploads: DataFile[]): void {
     if (!this.any) return;
+    // A loop, not Math.max(...sizes): a first sync's uploads can be more arguments than a call takes.
+    let largestStored = 0;
+    let smallest = Infinity;
+    for (const f of uploads) {
+      if (this.refused.has(f.hash)) smallest = Math.min(smallest, f.size);
+      else largestStored = Math.max(largestStored, f.size);
+    }
     const entries: string[] = [];
     let count = 0;
     for (const [hash, file] of [...this.refused].sort((x, y) => x[1].size - y[1].size)) {
@@ -78,7 +82,6 @@ export class RefusedUploads {
         if (entries.length < NAMED_IN_ERROR) entries.push(`${JSON.stringify(name)} (${formatBytes(file.size)})`);
       }
     }
-    const smallest = Math.min(...[...this.refused.values()].map((f) => f.size));
     const limit =
       largestStored > 0
         ? `its limit lies between ${formatBytes(largestStored)} (the largest file it stored) and ${formatBytes(smallest)}`
@@ -86,7 +89,7 @@ export class RefusedUploads {
     const more = count > entries.length ? `, and ${count - entries.length} more` : "";
     throw new ShareError(
       "upload-too-large",
-      `Synced everything else (share version ${version}), but the server refused ${count === 1 ? "the content of 1 entry" : `the content of ${count} entries`} as too large (${this.status ?? "413"}): ${entries.join(", ")}${more}; ${limit}. ` +
+      `Synced everything else (share version ${version}), but the server refused ${count === 1 ? "the content of 1 entry" : `the content of ${count} entries`} as too large (413): ${entries.join(", ")}${more}; ${limit}. ` +
         "Raise the server's upload limit (nginx client_max_body_size, Apache LimitRequestBody, PHP upload_max_filesize and post_max_size, or a proxy's body limit); the entries stay unsynced here and the next sync tries again.",
     );
   }
