@@ -1,6 +1,6 @@
 /** The content of a claim file `version.txt.lock/<token>.json` (SPEC §3), and reading it back safely. */
 import { isRemoteError } from "./errors.js";
-import type { Remote } from "./remote.js";
+import type { Remote, RemoteStat } from "./remote.js";
 
 export interface Claim {
   token: string;
@@ -39,4 +39,13 @@ export async function readClaim(remote: Remote, path: string): Promise<Claim | "
   } catch {
     return "garbage";
   }
+}
+
+/**
+ * A listed claim with a modification time to judge it by: as listed, or, when the listing gave it none
+ * (sabre/dav now and then, even after the Remote took the listing again), as a PROPFIND of the claim itself
+ * says. Null when it is gone. Its time may still be missing: a claim that cannot be aged counts as live.
+ */
+export async function datedClaim(remote: Remote, listed: RemoteStat): Promise<RemoteStat | null> {
+  return Number.isNaN(listed.mtime.getTime()) ? remote.stat(listed.path) : listed;
 }

@@ -16,7 +16,7 @@ import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { LeaseLostError, LockBusyError, errorMessage } from "../errors.js";
 import { isRemoteError } from "./errors.js";
-import { readClaim, type Claim } from "./lease-claims.js";
+import { datedClaim, readClaim, type Claim } from "./lease-claims.js";
 import type { Listing, Remote, RemoteStat } from "./remote.js";
 import { asCleanup } from "./stop.js";
 
@@ -341,14 +341,8 @@ async function writeListingEnd(remote: Remote): Promise<void> {
 
 /** Live by our TTL, or else by the claim's own (longer) TTL. Expired claims are deleted on the way. */
 async function isLive(remote: Remote, listed: RemoteStat, serverNow: number, s: Settings): Promise<boolean> {
-  let claim = listed;
-  if (Number.isNaN(claim.mtime.getTime())) {
-    // Listed without a date (sabre/dav now and then, even after the Remote took the listing again): ask for
-    // the claim itself before judging it.
-    const found = await remote.stat(claim.path);
-    if (!found) return false;
-    claim = found;
-  }
+  const claim = await datedClaim(remote, listed);
+  if (!claim) return false;
   const age = serverNow - claim.mtime.getTime();
   if (Number.isNaN(age)) return true; // no mtime to judge by: cautious, a claim we cannot age is live
   if (age < s.ttlMs) return true;

@@ -18,7 +18,7 @@ import { ulid } from "ulidx";
 import type { EntryState } from "../model/entry.js";
 import { isRemoteError } from "../remote/errors.js";
 import { isClaimName, isCompleteListing, LOCK_DIR, RemoteLease } from "../remote/lease.js";
-import { readClaim } from "../remote/lease-claims.js";
+import { datedClaim, readClaim } from "../remote/lease-claims.js";
 import { ensureProbed } from "../remote/probe.js";
 import type { Listing, Remote, RemoteStat } from "../remote/remote.js";
 import type { Library } from "../store/library.js";
@@ -293,13 +293,14 @@ async function auditLeftovers(remote: Remote, ttlMs: number, ownToken: string | 
       if (claim.type !== "file" || !isClaimName(claim.name)) continue;
       const token = claim.name.slice(0, -".json".length);
       if (token === ownToken) continue;
-      const verdict = await judgeClaim(remote, claim, serverNow, ttlMs);
+      const dated = await datedClaim(remote, claim);
+      const verdict = dated ? await judgeClaim(remote, dated, serverNow, ttlMs) : "gone";
       if (verdict === "live") liveTokens.add(token);
-      if (verdict !== "expired") continue;
+      if (verdict !== "expired" || !dated) continue;
       problems.push({
         kind: "expired-claim",
         path: `${LOCK_DIR}/${claim.name}`,
-        message: `The lock folder holds an expired claim, ${claim.name}, last written ${claim.mtime.toISOString()}.`,
+        message: `The lock folder holds an expired claim, ${claim.name}, last written ${dated.mtime.toISOString()}.`,
         repaired: false,
       });
     }
