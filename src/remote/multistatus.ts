@@ -78,7 +78,7 @@ export function parseMultistatus(body: string, requestUrl: string): DavResource[
  * that rewrites the path prefix of hrefs.
  */
 export function childrenOf(resources: DavResource[], requestUrl: string): Array<{ name: string; resource: DavResource }> {
-  const folder = normalisePath(decodePercent(new URL(requestUrl).pathname));
+  const folder = requestPath(requestUrl);
   const out: Array<{ name: string; resource: DavResource }> = [];
   for (const resource of resources) {
     if (isSelf(resource, folder, resources)) continue;
@@ -107,6 +107,11 @@ export function hrefPath(href: string, requestPath: string): string {
   let path = href.trim().replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "");
   if (!path.startsWith("/")) path = requestPath.replace(/[^/]*$/, "") + path.replace(/^\.\//, "");
   return normalisePath(decodePercent(path));
+}
+
+/** The path of the URL a PROPFIND was sent to, as resources' paths are written (see hrefPath). */
+export function requestPath(requestUrl: string): string {
+  return normalisePath(decodePercent(new URL(requestUrl).pathname));
 }
 
 /** Decoded, NFC (a server on macOS storage answers in NFD), without a trailing slash. */

@@ -22,7 +22,7 @@ import { ConfigError } from "../errors.js";
 import { hostOf, isRemoteError, RemoteError, toRemoteError } from "./errors.js";
 import { parseHttpDate } from "./http-date.js";
 import { IdleTimer, watchDownload, watchUpload } from "./idle-timeout.js";
-import { childrenOf, decodePercent, MultistatusError, normalisePath, parseMultistatus, type DavResource } from "./multistatus.js";
+import { childrenOf, MultistatusError, parseMultistatus, requestPath, type DavResource } from "./multistatus.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "./remote.js";
 import { stopSignal } from "./stop.js";
 import { speaksTls } from "./tls-check.js";
@@ -296,8 +296,7 @@ class WebdavRemote implements Remote {
       // Depth 0, explicitly (Apache and lighttpd refuse a PROPFIND without Depth).
       const url = path.endsWith("/") ? this.collectionUrl(self) : this.fileUrl(self);
       const { resources } = await this.propfind(this.urlFor(path), url, "0");
-      const wanted = normalisePath(new URL(url).pathname === "/" ? "" : decodePercent(new URL(url).pathname));
-      const found = resources.find((r) => r.path === wanted) ?? resources[0];
+      const found = resources.find((r) => r.path === requestPath(url)) ?? resources[0];
       return found ? toRemoteStat(found, self) : null;
     } catch (err) {
       if (isRemoteError(err, "not-found")) return null;
