@@ -1,15 +1,8 @@
+import type { LaunchedServer } from "./proc.mjs";
 export const APACHE_BIN: string;
 export function apacheAvailable(): boolean;
-export interface ApacheServer {
+/** At http://127.0.0.1:PORT/dav; its log is traffic.mjs's LOG_FORMAT (method, decoded path, status, bytes). */
+export interface ApacheServer extends LaunchedServer {
   kind: "apache";
-  url: string;
-  prefix: string;
-  username: string;
-  password: string;
-  dir: string;
-  owner: { uid: number; gid: number } | null;
-  log: string;
-  pid: number | undefined;
-  close(): Promise<void>;
 }
 export function startApache(opts: { parent: string; username: string; password: string }): Promise<ApacheServer>;

@@ -4,11 +4,11 @@
  * root, as on Nextcloud-style servers), basic auth, and an access log that records method, path, status and
  * body bytes, so that requests and bytes are counted at the server (see traffic.mjs).
  */
-import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { writeFileSync } from "node:fs";
-import { freePort, waitForHttp } from "./net.mjs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { freePort } from "./net.mjs";
+import { launchServer, serverOwner } from "./proc.mjs";
 import { LOG_FORMAT } from "./traffic.mjs";
 
 export const APACHE_BIN = "/usr/sbin/apache2";
@@ -30,17 +30,12 @@ export async function startApache({ parent, username, password }) {
   const locks = join(root, "locks");
   mkdirSync(www);
   mkdirSync(locks);
-  let owner = null;
-  if (process.getuid?.() === 0) {
-    owner = lookupUser("www-data");
-    chownSync(www, owner.uid, owner.gid);
-    chownSync(locks, owner.uid, owner.gid);
-    // The parents of ServerRoot must be traversable by www-data.
-    chmodSync(parent, 0o755);
-  }
+  // As root, Apache runs as www-data: its folders are handed over, and the parents of ServerRoot made traversable.
+  const owner = serverOwner(parent, [www, locks]);
   execFileSync("/usr/bin/htpasswd", ["-cbm", join(root, "htpasswd"), username, password], { stdio: "ignore" });
   const port = await freePort();
   const log = join(root, "access.log");
+  const errorLog = join(root, "error.log");
   const mods = ["mpm_event", "authz_core", "authn_core", "authn_file", "auth_basic", "authz_user", "alias", "dav", "dav_fs"];
   writeFileSync(
     join(root, "httpd.conf"),
@@ -49,7 +44,7 @@ export async function startApache({ parent, username, password }) {
       `ServerName 127.0.0.1`,
       `Listen 127.0.0.1:${port}`,
       `PidFile ${join(root, "httpd.pid")}`,
-      `ErrorLog ${join(root, "error.log")}`,
+      `ErrorLog ${errorLog}`,
       ...mods.map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`),
       ...(owner ? ["User www-data", "Group www-data"] : []),
       // Apache's defaults, written out: keep-alive on, 100 requests per connection is raised so that a
@@ -72,10 +67,14 @@ export async function startApache({ parent, username, password }) {
       "",
     ].join("\n"),
   );
-  const child = spawn(APACHE_BIN, ["-f", join(root, "httpd.conf"), "-DFOREGROUND"], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d.toString()));
-  await waitForHttp(port, () => (child.exitCode === null ? null : `apache2 exited with ${child.exitCode}: ${stderr}${safeRead(join(root, "error.log"))}`));
+  const server = await launchServer({
+    name: "apache2",
+    command: APACHE_BIN,
+    args: ["-f", join(root, "httpd.conf"), "-DFOREGROUND"],
+    port,
+    root,
+    errorLog,
+  });
   return {
     kind: "apache",
     url: `http://127.0.0.1:${port}/dav`,
@@ -86,28 +85,8 @@ export async function startApache({ parent, username, password }) {
     dir: www,
     owner,
     log,
-    pid: child.pid,
-    close: async () => {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
-      rmSync(root, { recursive: true, force: true });
-    },
+    errorLog,
+    pid: server.pid,
+    close: server.close,
   };
-}
-
-function lookupUser(name) {
-  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith(`${name}:`));
-  if (!line) throw new Error(`no user ${name}`);
-  const [, , uid, gid] = line.split(":");
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-function safeRead(path) {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
 }
