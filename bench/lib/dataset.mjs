@@ -16,7 +16,7 @@ import { chownSync, createReadStream, mkdirSync, readdirSync, renameSync, statSy
 import { join } from "node:path";
 import { monotonicFactory } from "ulidx";
 import { openLibrary } from "../../dist/store/library.js";
-import { SharedDb } from "../../dist/sync/shared-db.js";
+import { SharedDb } from "../../dist/share/shared-db.js";
 import { formatHlc } from "../../dist/sync/hlc.js";
 import { seededRandom } from "./prng.mjs";
 

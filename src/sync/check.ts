@@ -23,10 +23,11 @@ import { ensureProbed } from "../remote/probe.js";
 import type { Listing, Remote, RemoteStat } from "../remote/remote.js";
 import type { Library } from "../store/library.js";
 import { PhaseProgress } from "./events.js";
-import { dataPath, METADATA_TMP_PREFIX } from "./layout.js";
+import { dataPath, METADATA_TMP_PREFIX } from "../share/layout.js";
 import { fetchTwiceIf, isBrokenBody } from "./refetch.js";
-import { loadShare, publishShare, type LoadedShare } from "./share-access.js";
-import type { SharedDb, SharedRow } from "./shared-db.js";
+import { publishShare } from "../share/publish.js";
+import { loadShare, removeCopy, type LoadedShare } from "../share/share-access.js";
+import type { SharedDb, SharedRow } from "../share/shared-db.js";
 import { forEachLimited, uploadFiles } from "./transfer.js";
 
 export type ProblemKind = "missing" | "damaged" | "size-mismatch" | "expired-claim" | "temporary-file";
@@ -117,13 +118,11 @@ async function check(library: Library, remote: Remote, opts: CheckOptions, workD
 async function withShare<T>(remote: Remote, workDir: string, fn: (share: LoadedShare) => Promise<T>): Promise<T> {
   // A new share id is only ever used for an empty share, which is never published from here.
   const share = await loadShare(remote, workDir, () => ulid());
-  const file = share.db.file;
   try {
     return await fn(share);
   } finally {
     share.db.close();
-    await rm(file, { force: true });
-    await rm(`${file}-journal`, { force: true });
+    await removeCopy(share.db.file);
   }
 }
 
@@ -267,8 +266,7 @@ async function repairData(library: Library, remote: Remote, share: LoadedShare, 
   const version = db.commit(corrected, { id: library.instanceId, name: library.instanceName }, ulid());
   // The stamps of the corrected rows are about to be public: never issue them again after a crash.
   library.persistClock();
-  db.close();
-  await publishShare(remote, db.file, { version, share: db.shareId }, share.startedFrom, lease.token, beforeWrite);
+  await publishShare({ remote, token: lease.token, beforeWrite }, share, version);
   report.version = version;
 }
 

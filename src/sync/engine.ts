@@ -21,16 +21,20 @@ import { countOpenConflicts } from "../store/conflicts.js";
 import type { Library } from "../store/library.js";
 import { emptySummary, PhaseProgress, type DryRunReport, type SyncEventListener, type SyncSummary } from "./events.js";
 import { LocalSyncView, type LocalSyncRow } from "./local-sync.js";
-import { collectOrphans, cutoffStamp, gcDue, versionTimeStep } from "./maintenance.js";
+import { collectGarbage, collectOrphans, cutoffStamp, gcDue, versionTimeStep } from "./maintenance.js";
 import { acquireLocalLock } from "./local-lock.js";
 import { DEFAULT_MAX_DRIFT_MS, describeDrift, describeOwnSkew, type ClockWarning } from "./hlc.js";
 import { PublishJournal, type JournalEntry } from "./publish-journal.js";
 import { RefusedUploads } from "./refused-uploads.js";
 import { RunRecord } from "./run-record.js";
 import { planEntries, type ConflictPolicy, type EntryAction, type PlanInput } from "./plan.js";
-import { loadShare, publishShare, readVersion, removeStaleUploads, type LoadedShare } from "./share-access.js";
+import { compactionBounds, type CompactionBounds } from "../share/compaction.js";
+import { publishShare } from "../share/publish.js";
+import { loadShare, readVersion, removeCopy, type LoadedShare } from "../share/share-access.js";
+import { removeStaleUploads } from "../share/snapshot.js";
+import { headOf } from "../share/version-file.js";
 import { reconcileHistory, traceLineage, type ShareLineage } from "./share-history.js";
-import { COMMITS_KEPT, type SharedRow } from "./shared-db.js";
+import { COMMITS_KEPT, type SharedRow } from "../share/shared-db.js";
 import { DataRepair } from "./repair.js";
 import { downloadFiles, notWhole, uploadFiles, type DataFile } from "./transfer.js";
 
@@ -41,6 +45,8 @@ export interface SyncSettings {
   lockWaitSeconds: number;
   tombstoneRetentionDays: number;
   maxDeletePercent: number;
+  /** When the share's journal is folded into a new snapshot (tests lower it; default share/compaction.ts). */
+  compaction?: Partial<CompactionBounds>;
 }
 
 export interface SyncOptions {
@@ -80,6 +86,9 @@ const STATE = {
   syncedCommit: "synced_commit",
   syncedSha: "synced_sha",
 } as const;
+
+/** This instance's replica of the share's metadata, in its data directory (share/share-access.ts). */
+const REPLICA_FILE = "share-replica.db";
 
 /** Above this many candidate rows, a full reconciliation reads both sides in one scan each. */
 const BULK_READ_THRESHOLD = 5000;
@@ -187,7 +196,7 @@ export class SyncEngine {
       probe.info.version === this.syncedVersion() &&
       probe.info.share === this.library.getState(STATE.shareId) &&
       // The same version number with other contents: the share was restored and written again since.
-      (this.library.getState(STATE.syncedSha) || probe.info.sha256) === probe.info.sha256
+      (this.library.getState(STATE.syncedSha) || headOf(probe.info)) === headOf(probe.info)
     );
   }
 
@@ -238,8 +247,9 @@ export class SyncEngine {
       const metaProgress = new PhaseProgress(this.emit, "metadata", 1, 0);
       // A run that died while creating the share retries with the same share id, so that the uploads it
       // verified (recorded under that id) still count.
-      share = await loadShare(this.remote, workDir, () => record.interrupted()?.shareId ?? ulid());
+      share = await loadShare(this.remote, workDir, () => record.interrupted()?.shareId ?? ulid(), { replicaFile: join(this.library.dataDir, REPLICA_FILE) });
       metaProgress.finish();
+      if (share.fetched.snapshot) this.emit({ type: "log", level: "info", message: `read the share's whole metadata (version ${share.db.version})`, data: share.fetched });
       if (share.repaired) this.emit({ type: "log", level: "warn", message: `share repaired: ${share.repaired}` });
       if (deadWriter || share.repaired) {
         const removed = await removeStaleUploads(this.remote, lease.token, () => lease.assertSafeToWrite());
@@ -247,12 +257,9 @@ export class SyncEngine {
       }
       await this.merge(share, record, options, lease, summary);
     } finally {
-      if (share) {
-        const file = share.db.file;
-        share.db.close();
-        await rm(file, { force: true });
-        await rm(`${file}-journal`, { force: true });
-      }
+      // The replica stays (without this run's changes unless they were published); a temporary copy goes.
+      share?.db.close();
+      if (share && !share.replica) await removeCopy(share.db.file);
       await lease.release();
     }
     return summary;
@@ -362,7 +369,7 @@ export class SyncEngine {
     const cutoff = cutoffStamp(now, this.settings.tombstoneRetentionDays);
     // Tombstones go only when both this machine's clock and the share server's say they are old (SPEC §3).
     const purgeableThrough = db.purgeableThrough(serverNow, retentionMs);
-    const purged = db.purgeTombstones({ cutoffStamp: cutoff, through: purgeableThrough });
+    const purged = db.purgeTombstones({ cutoffStamp: cutoff, through: purgeableThrough }, serverNow);
     const changed = toRemote.length > 0 || purged > 0 || share.created || repair.changed;
     if (changed || share.repaired) {
       signal?.throwIfAborted();
@@ -378,18 +385,30 @@ export class SyncEngine {
         // The stamps this run issued are about to be public: a restart after a crash must not issue them again.
         this.library.persistClock();
       }
-      if (changed && !share.created && gcDue(db, now)) {
-        const removed = await collectOrphans(this.remote, db, beforeWrite, now);
+      if (changed && !share.created) {
+        // Data files no row references any more, from what the commits replaced (the garbage list); a share
+        // upgraded from format 1 is also listed once in full, for the orphans of before the list existed.
+        const removed = [...(await collectGarbage(this.remote, db, beforeWrite, serverNow))];
+        if (share.wholeSnapshot && gcDue(db, now)) removed.push(...(await collectOrphans(this.remote, db, beforeWrite, now)));
         if (removed.length > 0) this.emit({ type: "log", level: "info", message: `removed ${removed.length} unreferenced data files` });
       }
       if (purged > 0) this.emit({ type: "log", level: "info", message: `purged ${purged} tombstones older than ${this.settings.tombstoneRetentionDays} days` });
       const history = this.shareHistory(share, lineage, version);
-      db.close();
-      const published = await publishShare(this.remote, db.file, { version, share: db.shareId }, share.startedFrom, lease.token, beforeWrite);
+      const published = await publishShare(
+        {
+          remote: this.remote,
+          token: lease.token,
+          beforeWrite,
+          log: (message, data) => this.emit({ type: "log", level: "info", message, data }),
+          compaction: compactionBounds(this.settings.compaction),
+        },
+        share,
+        version,
+      );
       publishing.finish();
-      reached = { ...history, sha: published.sha256 };
+      reached = { ...history, sha: headOf(published) };
     } else {
-      reached = { ...this.shareHistory(share, lineage, version), sha: share.startedFrom.kind === "ok" ? share.startedFrom.info.sha256 : "" };
+      reached = { ...this.shareHistory(share, lineage, version), sha: share.startedFrom.kind === "ok" ? headOf(share.startedFrom.info) : "" };
     }
 
     // Local commit, in one transaction, only after the share holds the new version.
@@ -621,7 +640,7 @@ export class SyncEngine {
     // that is not syncd). What changed cannot be told from the rows' revs: look at everything.
     const recordedSha = this.library.getState(STATE.syncedSha) || null;
     const rewritten =
-      recordedSha !== null && db.version === syncedVersion && share.startedFrom.kind === "ok" && share.startedFrom.info.sha256 !== recordedSha;
+      recordedSha !== null && db.version === syncedVersion && share.startedFrom.kind === "ok" && headOf(share.startedFrom.info) !== recordedSha;
     const full =
       (options.force ?? false) ||
       syncedVersion === null ||

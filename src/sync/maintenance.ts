@@ -12,7 +12,8 @@ import { isRemoteError } from "../remote/errors.js";
 import { removeStaleScratch } from "../remote/probe-scratch.js";
 import type { Remote } from "../remote/remote.js";
 import { formatHlc } from "./hlc.js";
-import type { SharedDb } from "./shared-db.js";
+import { dataPath } from "../share/layout.js";
+import type { SharedDb } from "../share/shared-db.js";
 
 export const ORPHAN_GRACE_MS = 24 * 3600 * 1000;
 export const GC_INTERVAL_MS = 24 * 3600 * 1000;
@@ -55,6 +56,32 @@ export function tombstonePurgeable(t: { hlc: string; rev: number }, cutoff: stri
 
 export function gcDue(db: SharedDb, nowMs: number): boolean {
   return nowMs - Number(db.info(LAST_GC_KEY) ?? 0) >= GC_INTERVAL_MS;
+}
+
+/** Data files deleted by one run at most: a backlog goes over several runs. */
+const GARBAGE_BATCH = 1000;
+
+/**
+ * Deletes the data files that commits stopped referencing (SharedDb's garbage list) at least the grace period
+ * ago by the server's clock, and takes them off the list (a change the run publishes). No listing: the
+ * journal says what was replaced. A file that an interrupted run uploaded again meanwhile is safe: such a run
+ * lists its earlier uploads again before it names them (engine.ts, notWhole), and re-uploads what is gone.
+ */
+export async function collectGarbage(remote: Remote, db: SharedDb, beforeWrite: () => void, serverNow: number): Promise<string[]> {
+  const removed: string[] = [];
+  for (const hash of db.garbageDue(serverNow - ORPHAN_GRACE_MS, GARBAGE_BATCH)) {
+    if (!db.referenced(hash)) {
+      beforeWrite();
+      try {
+        await remote.delete(dataPath(hash));
+      } catch (err) {
+        if (!isRemoteError(err, "not-found")) throw err;
+      }
+      removed.push(hash);
+    }
+    db.dropGarbage(hash);
+  }
+  return removed;
 }
 
 /**

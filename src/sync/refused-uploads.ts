@@ -10,7 +10,7 @@ import { ShareError } from "../errors.js";
 import type { RemoteError } from "../remote/errors.js";
 import type { EntryAction } from "./plan.js";
 import type { SyncEventListener } from "./events.js";
-import type { SharedRow } from "./shared-db.js";
+import type { SharedRow } from "../share/shared-db.js";
 import type { DataFile } from "./transfer.js";
 
 const NAMED_IN_ERROR = 5;

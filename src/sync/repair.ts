@@ -16,9 +16,9 @@ import { IntegrityError, ShareError } from "../errors.js";
 import type { EntryState } from "../model/entry.js";
 import type { Library } from "../store/library.js";
 import type { SyncEventListener } from "./events.js";
-import { dataPath } from "./layout.js";
+import { dataPath } from "../share/layout.js";
 import type { EntryAction } from "./plan.js";
-import type { SharedDb, SharedRow } from "./shared-db.js";
+import type { SharedDb, SharedRow } from "../share/shared-db.js";
 import type { DataFile, DataProblem } from "./transfer.js";
 
 /** Entries named in the end-of-run error; the rest are counted. */

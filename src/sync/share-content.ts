@@ -7,7 +7,7 @@
 import { isRemoteError } from "../remote/errors.js";
 import type { Remote } from "../remote/remote.js";
 import type { ContentFetcher } from "../store/library.js";
-import { dataPath } from "./layout.js";
+import { dataPath } from "../share/layout.js";
 
 export function shareContent(openRemote: () => Promise<Remote>): ContentFetcher {
   return async (hash) => {

@@ -12,7 +12,7 @@ import { putHashed } from "./hashing.js";
 import { fetchTwiceIf, isBrokenBody } from "./refetch.js";
 import type { BlobStore } from "../store/blob-store.js";
 import type { PhaseProgress } from "./events.js";
-import { dataDir, dataPath } from "./layout.js";
+import { dataDir, dataPath } from "../share/layout.js";
 
 export interface DataFile {
   hash: string;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { SyncdError } from "../../src/errors.js";
 import { isClaimName } from "../../src/remote/lease.js";
-import { parseVersionFile } from "../../src/sync/version-file.js";
+import { readShareState } from "./share-state.js";
 import { SYNCD_BIN, type CliResult } from "./cli.js";
 
 export type Outcome = "completed" | "failed cleanly" | "other";
@@ -276,20 +276,16 @@ export function checkShare(root: string): ShareCheck {
   let orphans = 0;
   const versionFile = join(root, "version.txt");
   const metadata = join(root, "metadata.db");
+  const state = readShareState(root);
   if (!existsSync(versionFile) || !existsSync(metadata)) {
     problems.push(`share incomplete: version.txt ${existsSync(versionFile) ? "present" : "missing"}, metadata.db ${existsSync(metadata) ? "present" : "missing"}`);
-  } else {
-    const info = parseVersionFile(readFileSync(versionFile, "utf8"));
-    const bytes = readFileSync(metadata);
-    if (!info) problems.push("version.txt does not parse");
-    else {
-      version = info.version;
-      if (sha256(bytes) !== info.sha256) problems.push(`metadata.db's SHA-256 is not the one version.txt names (version ${info.version})`);
-      const db = new Database(bytes);
-      try {
-        const kv = new Map((db.prepare("SELECT key, value FROM share").all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
-        if (Number(kv.get("version")) !== info.version) problems.push(`metadata.db is version ${kv.get("version")}, version.txt says ${info.version}`);
-        if (kv.get("share_id") !== info.share) problems.push(`metadata.db is share ${kv.get("share_id")}, version.txt says ${info.share}`);
+  } else if (!state) problems.push("version.txt does not parse");
+  else {
+    const { db, info } = state;
+    version = info.version;
+    problems.push(...state.problems);
+    try {
+      if (state.problems.length === 0) {
         const referenced = new Set((db.prepare("SELECT DISTINCT hash FROM entries WHERE deleted = 0").all() as Array<{ hash: string }>).map((r) => r.hash));
         for (const hash of referenced) if (data.get(hash) !== true) problems.push(`live entry content ${hash.slice(0, 12)}… has ${data.has(hash) ? "a corrupt" : "no"} data file`);
         const all = new Set((db.prepare("SELECT DISTINCT hash FROM entries").all() as Array<{ hash: string }>).map((r) => r.hash));
@@ -297,9 +293,9 @@ export function checkShare(root: string): ShareCheck {
         // Only live entries need their content: a tombstone keeps the hash of content it may never have had
         // whole on the share (an entry whose first upload was killed, then deleted before any run published it).
         for (const [hash, problem] of damaged) (referenced.has(hash) ? problems : partialOrphans).push(problem);
-      } finally {
-        db.close();
-      }
+      } else version = null;
+    } finally {
+      db.close();
     }
   }
   // Without a readable metadata.db nothing tells orphans from referenced files: every damaged one is a problem.

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Remote } from "../../src/remote/remote.js";
 import { createWebdavRemote } from "../../src/remote/webdav-remote.js";
-import { formatVersionFile, parseVersionFile } from "../../src/sync/version-file.js";
+import { formatVersionFile } from "../../src/share/version-file.js";
+import { readShareState } from "./share-state.js";
 import type { TestShare } from "./shares.js";
 
 export function sha256(bytes: Buffer | string): string {
@@ -48,11 +49,12 @@ async function withRemote(share: TestShare, root: string, fn: (remote: Remote) =
   }
 }
 
-/** The share's rows as metadata.db holds them now. */
+/** The share's rows as they are now: the snapshot with the journal after it applied (share-state.ts). */
 export function shareRows(rootDir: string): Array<{ id: string; name: string; hash: string; size: number; deleted: number }> {
-  const db = new Database(join(rootDir, "metadata.db"), { readonly: true, fileMustExist: true });
+  const state = readShareState(rootDir);
+  if (!state) throw new Error("the share has no valid version.txt and metadata.db");
   try {
-    return db.prepare("SELECT id, name, hash, size, deleted FROM entries ORDER BY id").all() as Array<{
+    return state.db.prepare("SELECT id, name, hash, size, deleted FROM entries ORDER BY id").all() as Array<{
       id: string;
       name: string;
       hash: string;
@@ -60,33 +62,34 @@ export function shareRows(rootDir: string): Array<{ id: string; name: string; ha
       deleted: number;
     }>;
   } finally {
-    db.close();
+    state.db.close();
   }
 }
 
 /**
- * Publishes a new share version whose metadata.db was changed by `edit` (given the new version number),
- * the way a writer would: version.txt names the new version and the new file's checksum.
+ * Publishes a new share version whose metadata was changed by `edit` (given the new version number), the
+ * way a writer of the whole snapshot would: metadata.db holds the new version and version.txt names it as
+ * the snapshot, with no journal after it.
  */
 export function rewriteShare(rootDir: string, edit: (db: Database.Database, version: number) => void): number {
-  const info = parseVersionFile(readFileSync(join(rootDir, "version.txt"), "utf8"));
-  if (!info) throw new Error("the share has no valid version.txt");
-  const work = mkdtempSync(join(tmpdir(), "syncd-rewrite-"));
-  const file = join(work, "metadata.db");
-  copyFileSync(join(rootDir, "metadata.db"), file);
+  const state = readShareState(rootDir);
+  if (!state) throw new Error("the share has no valid version.txt");
+  if (state.problems.length > 0) throw new Error(`the share is damaged: ${state.problems.join("; ")}`);
+  const { db, info } = state;
   const version = info.version + 1;
-  const db = new Database(file);
+  let bytes: Buffer;
   try {
     db.transaction(() => {
       edit(db, version);
       db.prepare("UPDATE share SET value = ? WHERE key = 'version'").run(String(version));
+      db.prepare("DELETE FROM share WHERE key = 'journal_head'").run();
     })();
+    bytes = db.serialize();
   } finally {
     db.close();
   }
-  const bytes = readFileSync(file);
-  rmSync(work, { recursive: true, force: true });
   writeFileSync(join(rootDir, "metadata.db"), bytes);
-  writeFileSync(join(rootDir, "version.txt"), formatVersionFile({ version, sha256: sha256(bytes), share: info.share }));
+  const journal = { snapshot: { version, bytes: bytes.length }, first: version + 1, bytesSinceSnapshot: 0, window: [], compacting: null };
+  writeFileSync(join(rootDir, "version.txt"), formatVersionFile({ version, sha256: sha256(bytes), share: info.share, journal }));
   return version;
 }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeInstance, type TestInstance } from "../helpers/cli.js";
-import { dataPath } from "../../src/sync/layout.js";
+import { dataPath } from "../../src/share/layout.js";
 import { dataFile, deleteThroughServer, putThroughServer, rewriteShare, sha256, shareRoot } from "../helpers/share-files.js";
 import { shareMatrix, webdavConfig, type ShareKind, type TestShare } from "../helpers/shares.js";
 

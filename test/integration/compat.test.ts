@@ -5,13 +5,15 @@
  * that share, migrate that library, push its pending changes, and leave a share the old rows still fit.
  */
 import Database from "better-sqlite3";
-import { cpSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeInstance } from "../helpers/cli.js";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
 
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const FIXTURES = fileURLToPath(new URL("../../fixtures/", import.meta.url));
 
 interface Listed {
@@ -83,10 +85,26 @@ describe("data written by syncd 0.1.0 (fixtures/)", () => {
     expect(listed.find((e) => e.id === expected.ids.report)?.meta).toEqual({ tags: ["ml", "draft"], year: 2021 });
     expect(listed.find((e) => e.id === expected.ids.draft)?.name).toBe("draft.md");
 
-    // The share gained the commit log and kept its schema version: an old reader still opens it.
+    // The first publish upgraded the share to format 2 (docs/share-format.md): the whole snapshot, with
+    // schema 2 (which syncd 0.1 refuses: format-refusal.test.ts), every row of the old share and the commit log.
     const share = new Database(join(dav.dir, "upgrade", "metadata.db"), { readonly: true });
-    expect(share.pragma("user_version", { simple: true })).toBe(1);
+    expect(share.pragma("user_version", { simple: true })).toBe(2);
     expect(share.prepare("SELECT count(*) AS n FROM commits").get()).toEqual({ n: 1 });
+    const oldShare = new Database(join(FIXTURES, "share-v1", "metadata.db"), { readonly: true });
+    const ids = (db: Database.Database) => db.prepare("SELECT id FROM entries ORDER BY id").pluck().all();
+    expect(ids(share)).toEqual(expect.arrayContaining(ids(oldShare)));
+    oldShare.close();
     share.close();
+    const version = readFileSync(join(dav.dir, "upgrade", "version.txt"), "utf8");
+    expect(version).toMatch(/^format=2$/m);
+    // And the next commit is a journal segment, not the whole snapshot again.
+    const snapshot = sha256(readFileSync(join(dav.dir, "upgrade", "metadata.db")));
+    writeFileSync(join(desk.dir, "after.txt"), "after the upgrade");
+    await desk.ok("add", join(desk.dir, "after.txt"));
+    await desk.ok("sync");
+    expect(readdirSync(join(dav.dir, "upgrade", "journal"))).toHaveLength(1);
+    expect(sha256(readFileSync(join(dav.dir, "upgrade", "metadata.db")))).toBe(snapshot);
+    await laptop.ok("sync");
+    expect((await laptop.json<Listed[]>("ls")).map((e) => e.name)).toContain("after.txt");
   });
 });

@@ -8,12 +8,14 @@ import { join, relative } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalLockBusyError, LockBusyError, ShareError, SyncdError } from "../../src/errors.js";
-import { isRemoteError } from "../../src/remote/errors.js";
+import { isRemoteError, RemoteError } from "../../src/remote/errors.js";
+import type { Remote } from "../../src/remote/remote.js";
+import { SyncEngine } from "../../src/sync/engine.js";
 import { LISTING_END } from "../../src/remote/lease.js";
-import { SHARED_APPLICATION_ID } from "../../src/sync/shared-db.js";
-import { formatVersionFile, parseVersionFile } from "../../src/sync/version-file.js";
+import { SHARED_APPLICATION_ID } from "../../src/share/shared-db.js";
+import { formatVersionFile, parseVersionFile } from "../../src/share/version-file.js";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
-import { makeEngineInstance, type EngineInstance } from "../helpers/engine.js";
+import { DEFAULT_SETTINGS, makeEngineInstance, type EngineInstance } from "../helpers/engine.js";
 
 let server: DavServer;
 const opened: EngineInstance[] = [];
@@ -65,7 +67,8 @@ async function currentVersion(inst: EngineInstance) {
 async function publishRaw(inst: EngineInstance, bytes: Buffer, version: number, share: string): Promise<void> {
   await inst.remote.put("metadata.db", bytes);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
-  await inst.remote.put("version.txt", Buffer.from(formatVersionFile({ version, sha256, share })));
+  const journal = { snapshot: { version, bytes: bytes.length }, first: version + 1, bytesSinceSnapshot: 0, window: [], compacting: null };
+  await inst.remote.put("version.txt", Buffer.from(formatVersionFile({ version, sha256, share, journal })));
 }
 
 /** Deletes everything in the share's root folder, as someone emptying it by hand would. */
@@ -287,17 +290,26 @@ describe("recovery", () => {
     const a = await instance("a");
     const b = await instance("b");
     await a.add("one", "1");
-    await a.engine.sync();
-    const old = (await a.remote.get("version.txt")).toString();
-    await a.add("two", "2");
-    await a.engine.sync();
-    // Roll version.txt back: as if the writer had moved metadata.db into place and died.
-    await a.remote.put("version.txt", Buffer.from(old));
+    // The first run writes the whole snapshot (a new share) and dies between moving it into place and
+    // writing version.txt.
+    const dying = Object.assign(Object.create(a.remote) as Remote, {
+      put: async (path: string, body: Parameters<Remote["put"]>[1]) => {
+        if (path === "version.txt") throw new RemoteError("network", "PUT", `${a.remote.location}/version.txt`, "killed before version.txt.");
+        return a.remote.put(path, body);
+      },
+    });
+    await expect(new SyncEngine(a.library, dying, DEFAULT_SETTINGS).sync()).rejects.toThrow(/killed before version\.txt/);
+    expect(await a.remote.stat("version.txt")).toBeNull();
     const summary = await b.engine.sync();
-    expect(summary.version).toBe(2);
-    expect(b.library.list().map((e) => e.name).sort()).toEqual(["one", "two"]);
+    expect(summary.version).toBe(1);
+    expect(b.library.list().map((e) => e.name)).toEqual(["one"]);
     expect(b.events.some((e) => e.type === "log" && /repaired/.test(e.message))).toBe(true);
-    expect((await currentVersion(a)).version).toBe(2);
+    expect((await currentVersion(a)).version).toBe(1);
+    expect((await currentVersion(a)).journal).not.toBeNull();
+    // The writer that died learns that its publish landed: nothing to push again, no conflict.
+    const again = await a.engine.sync();
+    expect(again.conflicts).toBe(0);
+    expect(a.library.list().map((e) => e.syncStatus)).toEqual(["synced"]);
   });
 
   it("after a writer died holding the lock, the next holder ignores its claim and removes its leftovers", async () => {

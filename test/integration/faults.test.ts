@@ -79,12 +79,12 @@ interface Inst {
 }
 
 
-async function inProcess(name: string, share: TestShare, rootName: string, seed: number): Promise<Inst> {
+async function inProcess(name: string, share: TestShare, rootName: string, seed: number, settings: Partial<SyncSettings> = {}): Promise<Inst> {
   const proxy = await startFaultProxy({ target: share.url, seed, stallMs: STALL_MS });
   const inst = await makeEngineInstance(
     name,
     { url: proxy.via(share.url), root: `/${rootName}`, username: share.username, password: share.password },
-    SETTINGS,
+    { ...SETTINGS, ...settings },
     { timeoutMs: TIMEOUT_MS, wrap: (remote, settings) => retrying(remote, { sync: settings }) },
   );
   return {
@@ -250,7 +250,8 @@ describe("chosen faults, one at a time, at every step of a run (webdav-server)",
   it("every fault kind at every step: the run completes or fails cleanly, and the instances converge", { timeout: 240_000 }, async () => {
     const share = await SHARE_KINDS[0]!.start();
     shares.push(share);
-    const a = await inProcess("a", share, "chosen", SEED);
+    // a folds the journal into a new snapshot at every commit, so that every step of a compaction is hit too.
+    const a = await inProcess("a", share, "chosen", SEED, { compaction: { maxSegments: 0 } });
     const b = await inProcess("b", share, "chosen", SEED + 1);
     opened.push(a, b);
     const model = new LibraryModel();
@@ -267,17 +268,25 @@ describe("chosen faults, one at a time, at every step of a run (webdav-server)",
     const data = new RegExp(`^${p}/[0-9a-f]{2}/[0-9a-f]{64}$`);
     // [step, request, whose run, also the slow kinds (stall, 503 + Retry-After: ~1 s each; their retry path
     // is the same for every request, so they run at the steps whose handling differs: streams, MOVE, the lease)]
-    const targets: Array<[string, FaultMatch, "push" | "pull", boolean]> = [
+    // "pull!": the pulling instance first forgets its replica of the share's metadata, so it reads the snapshot.
+    const segment = new RegExp(`^${p}/journal/\\d{12}-[0-9a-f]{64}\\.seg$`);
+    const targets: Array<[string, FaultMatch, "push" | "pull" | "pull!", boolean]> = [
       ["GET version.txt", { method: "GET", path: `${p}/version.txt` }, "push", false],
       ["PUT lock claim", { method: "PUT", path: /\/version\.txt\.lock\/[^/]+\.json$/ }, "push", true],
       ["PROPFIND lock folder", { method: "PROPFIND", path: /\/version\.txt\.lock\/?$/ }, "push", false],
-      ["GET metadata.db", { method: "GET", path: `${p}/metadata.db` }, "push", true],
       ["PUT data file", { method: "PUT", path: data }, "push", true],
       ["PROPFIND data folder", { method: "PROPFIND", path: new RegExp(`^${p}/[0-9a-f]{2}/?$`) }, "push", false],
+      ["PUT journal segment", { method: "PUT", path: segment }, "push", true],
+      ["PUT version.txt", { method: "PUT", path: `${p}/version.txt` }, "push", true],
+      // The compaction that follows every commit of a: its snapshot upload, the move into place, the listing
+      // of the journal for segments to delete, and the deletes.
       ["PUT metadata.db.tmp", { method: "PUT", path: /\/metadata\.db\.tmp-[^/]+$/ }, "push", false],
       ["MOVE metadata.db", { method: "MOVE" }, "push", true],
-      ["PUT version.txt", { method: "PUT", path: `${p}/version.txt` }, "push", true],
+      ["PROPFIND journal", { method: "PROPFIND", path: new RegExp(`^${p}/journal/?$`) }, "push", false],
+      ["DELETE old segment", { method: "DELETE", path: segment }, "push", false],
       ["DELETE lock claim", { method: "DELETE", path: /\/version\.txt\.lock\/[^/]+\.json$/ }, "push", true],
+      ["GET journal segment", { method: "GET", path: segment }, "pull", true],
+      ["GET metadata.db", { method: "GET", path: `${p}/metadata.db` }, "pull!", true],
       ["GET data file", { method: "GET", path: data }, "pull", true],
     ];
     // 429 behaves as 503 (both: Retry-After); it is in the random part.
@@ -302,8 +311,9 @@ describe("chosen faults, one at a time, at every step of a run (webdav-server)",
             model.setMeta(shared, "b", n);
           });
         }
-        if (side === "pull") expect((await a.sync()).outcome).toBe("completed");
+        if (side !== "push") expect((await a.sync()).outcome).toBe("completed");
         const faulted = side === "push" ? a : b;
+        if (side === "pull!") await faulted.edit((lib) => rmSync(join(lib.dataDir, "share-replica.db"), { force: true }));
         const other = side === "push" ? b : a;
         const mark = faulted.proxy.mark();
         // version.txt is read twice by a run that publishes (load, then the re-check before publishing).
@@ -322,7 +332,7 @@ describe("chosen faults, one at a time, at every step of a run (webdav-server)",
         expect(r.outcome, `${label} / ${kind}: ${r.detail}`).not.toBe("other");
         // Whatever happened, the next fault-free run completes (now and then the other instance's too),
         // and the share is sound.
-        const next = [...(r.outcome === "completed" ? [] : [faulted]), ...(n % 4 === 0 || side === "pull" ? [other] : [])];
+        const next = [...(r.outcome === "completed" ? [] : [faulted]), ...(n % 4 === 0 || side !== "push" ? [other] : [])];
         for (const inst of next) {
           const again = await inst.sync();
           expect(again.outcome, `after ${label} / ${kind}, ${inst.name}: ${again.detail}`).toBe("completed");

@@ -338,13 +338,17 @@ describe("a run killed between publishing and its local commit", () => {
   it("a publish that never landed: the journal is dropped, and a competing edit of the same key is a real conflict", async () => {
     const [a, b, id] = await pairWithEntry("/journal-not-landed", "shared", "s");
     a.library.updateMeta(id, { set: { a: 1 } });
-    // Dies just before version.txt would be written: metadata.db.tmp-* is uploaded, nothing is published.
+    // Dies between its journal segment's PUT and version.txt's: the segment is uploaded, nothing names it.
+    const segmentPuts: string[] = [];
     const dieBeforeVersion = Object.assign(Object.create(a.remote) as Remote, {
-      move: async () => {
-        throw new RemoteError("network", "MOVE", `${a.remote.location}/metadata.db`, "killed before publishing.");
+      put: async (path: string, body: Parameters<Remote["put"]>[1]) => {
+        if (path === "version.txt") throw new RemoteError("network", "PUT", `${a.remote.location}/version.txt`, "killed before publishing.");
+        if (path.startsWith("journal/")) segmentPuts.push(path);
+        return a.remote.put(path, body);
       },
     });
     await expect(new SyncEngine(a.library, dieBeforeVersion, DEFAULT_SETTINGS).sync()).rejects.toThrow(/killed before publishing/);
+    expect(segmentPuts).toHaveLength(1);
     b.library.updateMeta(id, { set: { a: 9 } });
     await b.engine.sync();
     // a's a:1 never reached the share; b's a:9 did: a real conflict, held (manual).

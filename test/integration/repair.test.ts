@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeInstance, type TestInstance } from "../helpers/cli.js";
-import { dataPath } from "../../src/sync/layout.js";
+import { dataPath } from "../../src/share/layout.js";
 import { dataFile, deleteThroughServer, rewriteShare, sha256, shareRoot, shareRows } from "../helpers/share-files.js";
 import { shareMatrix, webdavConfig, type ShareKind, type TestShare } from "../helpers/shares.js";
 

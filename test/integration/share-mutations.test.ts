@@ -16,7 +16,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SyncdError } from "../../src/errors.js";
 import { LISTING_END } from "../../src/remote/lease.js";
-import { formatVersionFile, parseVersionFile } from "../../src/sync/version-file.js";
+import { formatVersionFile, parseVersionFile } from "../../src/share/version-file.js";
 import { seededRandom } from "../../bench/lib/prng.mjs";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
 import { makeEngineInstance, type EngineInstance } from "../helpers/engine.js";

@@ -165,7 +165,7 @@ describe("a stop while a request to the share is stalled", () => {
     expect(await a.json("sync")).toMatchObject({ skipped: false, uploaded: 1 });
   }, 60_000);
 
-  it("never cuts a publish short: SIGTERM while metadata.db is being published waits for it, and the run completes", async () => {
+  it("never cuts a publish short: SIGTERM while a journal segment is being published waits for it, and the run completes", async () => {
     const slow = await startFaultProxy({ target: dav.url, stallMs: 2500 });
     try {
       const root = "/sigterm-publish";
@@ -179,7 +179,7 @@ describe("a stop while a request to the share is stalled", () => {
       await a.ok("add", join(a.dir, "two.txt"));
 
       const mark = slow.mark();
-      slow.inject("stall", { method: "PUT", path: /^\/sigterm-publish\/metadata\.db\.tmp-/ });
+      slow.inject("stall", { method: "PUT", path: /^\/sigterm-publish\/journal\/\d{12}-[0-9a-f]{64}\.seg$/ });
       const run = start(["--config", a.configPath, "sync", "--json"]);
       onTestFailed(() => console.log(`stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`));
       const deadline = Date.now() + 15_000;

@@ -10,7 +10,7 @@ import { countOpenConflicts } from "../../src/store/conflicts.js";
 import { openLibrary, toState, type Library } from "../../src/store/library.js";
 import { LocalSyncView } from "../../src/sync/local-sync.js";
 import type { ConflictRecord } from "../../src/sync/plan.js";
-import { SharedDb } from "../../src/sync/shared-db.js";
+import { SharedDb } from "../../src/share/shared-db.js";
 
 let library: Library;
 let view: LocalSyncView;

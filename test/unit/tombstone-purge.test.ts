@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { EntryState } from "../../src/model/entry.js";
 import { cutoffStamp, purgeableThrough, tombstonePurgeable } from "../../src/sync/maintenance.js";
-import { SharedDb } from "../../src/sync/shared-db.js";
+import { SharedDb } from "../../src/share/shared-db.js";
 
 const DAY = 86_400_000;
 const T0 = 1_780_000_000_000;

@@ -9,7 +9,7 @@ import { RemoteError } from "../../src/remote/errors.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "../../src/remote/remote.js";
 import { BlobStore } from "../../src/store/blob-store.js";
 import { PhaseProgress } from "../../src/sync/events.js";
-import { dataPath } from "../../src/sync/layout.js";
+import { dataPath } from "../../src/share/layout.js";
 import { downloadFiles, uploadFiles, type DataFile, type DataProblem } from "../../src/sync/transfer.js";
 
 /**

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { SyncdError } from "../../errors.js";
 import type { CheckReport } from "../../sync/check.js";
-import { dataPath } from "../../sync/layout.js";
+import { dataPath } from "../../share/layout.js";
 import { withContext, type GlobalOptions } from "../context.js";
 import { printJson } from "../output.js";
 import { formatBytes } from "../../bytes.js";

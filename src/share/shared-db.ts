@@ -6,12 +6,27 @@
  */
 import Database from "better-sqlite3";
 import { ShareError } from "../errors.js";
+import {
+  applyChanges,
+  capturedChanges,
+  ensureOptionalTable,
+  installTriggers,
+  liveCount,
+  LOCAL_TABLE,
+  OPTIONAL_TABLES,
+  resetCapture,
+  type RowChange,
+} from "./replication.js";
 import { isValidHash, nameProblem, type EntryState, type Meta } from "../model/entry.js";
-import { parseHlc } from "./hlc.js";
+import { parseHlc } from "../sync/hlc.js";
 
 /** 'SYND' as a big-endian int: PRAGMA application_id of every metadata.db we write. */
 export const SHARED_APPLICATION_ID = 0x53594e44;
-export const SHARED_SCHEMA_VERSION = 1;
+/**
+ * 2: share format 2 (docs/share-format.md): the file is the snapshot that journal segments build on. A
+ * syncd that knows only format 1 refuses it for this number, before it writes anything (SPEC §3).
+ */
+export const SHARED_SCHEMA_VERSION = 2;
 
 const SCHEMA = `
   CREATE TABLE share (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -32,6 +47,20 @@ const SCHEMA = `
   CREATE INDEX entries_rev ON entries(rev);
   CREATE INDEX entries_hash ON entries(hash);
 `;
+
+/**
+ * Indexes that keep an ordinary commit O(change) (issue 13): the tombstone purge finds only tombstones, the
+ * commit-log trim and the version-time marks find their oldest rows by version. Created on open, so that a
+ * format-1 file gains them in the working copy.
+ */
+const HOT_PATH_INDEXES = `
+  CREATE INDEX IF NOT EXISTS entries_tombstones ON entries(rev) WHERE deleted = 1;
+  CREATE INDEX IF NOT EXISTS commits_version ON commits(version);
+  CREATE INDEX IF NOT EXISTS garbage_server_at ON garbage(server_at);
+`;
+
+/** Tombstones purged by one commit at most: the rest go with the next ones (keeping a tombstone longer is always safe). */
+export const PURGE_BATCH = 10_000;
 
 /**
  * The commit log: which run wrote which share version. A run that died after publishing but before its
@@ -63,6 +92,8 @@ const REQUIRED_COLUMNS: Record<string, string[]> = {
 const OPTIONAL_COLUMNS: Record<string, string[]> = {
   commits: ["id", "version", "instance", "at"],
   version_times: ["version", "server_at"],
+  wanted_data: ["hash", "reported_at", "by_instance", "problem"],
+  garbage: ["hash", "version", "server_at"],
 };
 
 /** What is wrong with the schema of a metadata.db, or null when every table a reader needs is there. */
@@ -141,7 +172,11 @@ export class SharedDb {
     private readonly db: Database.Database,
     readonly shareId: string,
     private currentVersion: number,
-  ) {}
+    /** The share format the file was written in (1: a format-1 share, upgraded when this copy is published). */
+    readonly writtenFormat: number,
+  ) {
+    prepareCopy(db);
+  }
 
   /** A new, empty share (version 0) in `file`. */
   static create(file: string, shareId: string): SharedDb {
@@ -152,6 +187,7 @@ export class SharedDb {
     db.exec(SCHEMA);
     db.exec(COMMITS_SCHEMA);
     db.exec(VERSION_TIMES_SCHEMA);
+    db.exec(OPTIONAL_TABLES.garbage!);
     const put = db.prepare("INSERT INTO share (key, value) VALUES (?, ?)");
     db.transaction(() => {
       put.run("share_id", shareId);
@@ -159,14 +195,14 @@ export class SharedDb {
       put.run("created_at", String(Date.now()));
       put.run(PURGED_THROUGH_KEY, "0");
     })();
-    return new SharedDb(db, shareId, 0);
+    return new SharedDb(db, shareId, 0, SHARED_SCHEMA_VERSION);
   }
 
   /**
    * Opens a downloaded metadata.db and checks that it is ours, intact and of a schema we understand.
    * `location` names the remote file in error messages.
    */
-  static open(file: string, location: string): SharedDb {
+  static open(file: string, location: string, options: { trusted?: boolean } = {}): SharedDb {
     let db: Database.Database;
     try {
       db = new Database(file, { fileMustExist: true });
@@ -188,7 +224,9 @@ export class SharedDb {
           `${location} has share schema ${schema}, newer than this syncd understands (${SHARED_SCHEMA_VERSION}); upgrade syncd on this machine.`,
         );
       }
-      const check = db.pragma("quick_check", { simple: true });
+      // This instance's own replica is trusted like its library: checking a million rows on every run would
+      // be the very cost format 2 removes. A download is always checked.
+      const check = options.trusted ? "ok" : db.pragma("quick_check", { simple: true });
       if (check !== "ok") {
         throw new ShareError("metadata-corrupt", `${location} failed SQLite's integrity check (${String(check)}).`);
       }
@@ -203,9 +241,15 @@ export class SharedDb {
       if (!shareId || !Number.isSafeInteger(version) || version < 0) {
         throw new ShareError("metadata-corrupt", `${location} has no valid share id or version.`);
       }
+      // A file from the share may carry SQL of its own that would run on our writes: none is kept.
+      const triggers = db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[];
+      for (const name of triggers) db.exec(`DROP TRIGGER "${name.replaceAll('"', '""')}"`);
       db.exec(COMMITS_SCHEMA);
       db.exec(VERSION_TIMES_SCHEMA);
-      return new SharedDb(db, shareId, version);
+      db.exec(OPTIONAL_TABLES.garbage!);
+      // This copy is written in the current format from now on (a format-1 share is upgraded by its publish).
+      if (schema < SHARED_SCHEMA_VERSION) db.pragma(`user_version = ${SHARED_SCHEMA_VERSION}`);
+      return new SharedDb(db, shareId, version, schema);
     } catch (err) {
       db.close();
       if (err instanceof ShareError) throw err;
@@ -255,8 +299,9 @@ export class SharedDb {
     return this.stmt("hasData", "SELECT 1 FROM entries WHERE hash = ? AND deleted = 0 LIMIT 1").get(hash) !== undefined;
   }
 
+  /** Live entries, as kept by triggers (replication.ts): no ordinary run counts the table. */
   liveCount(): number {
-    return this.db.prepare("SELECT COUNT(*) FROM entries WHERE deleted = 0").pluck().get() as number;
+    return liveCount(this.db);
   }
 
   instanceNames(): Map<string, string> {
@@ -264,7 +309,32 @@ export class SharedDb {
     return new Map(rows.map((r) => [r.id, r.name]));
   }
 
-  /** All content hashes that some row (live or tombstone) still references. */
+  /** Whether some row (live or tombstone) references this content. */
+  referenced(hash: string): boolean {
+    return this.stmt("referenced", "SELECT 1 FROM entries WHERE hash = ? LIMIT 1").get(hash) !== undefined;
+  }
+
+  /**
+   * Content that no row references any more, from the commits that stopped referencing it (the garbage
+   * table: orphan collection works from what the journal says was replaced, never by listing every data
+   * folder). Only hashes unreferenced since `before` (server clock) are due.
+   */
+  garbageDue(before: number, limit: number): string[] {
+    return this.stmt("garbageDue", "SELECT hash FROM garbage WHERE server_at <= ? ORDER BY server_at LIMIT ?").pluck().all(before, limit) as string[];
+  }
+
+  /** The data file of this hash was deleted (or is needed again): off the garbage list. */
+  dropGarbage(hash: string): void {
+    this.stmt("dropGarbage", "DELETE FROM garbage WHERE hash = ?").run(hash);
+  }
+
+  /** Notes content that the rows just changed or removed referenced and that nothing references now. */
+  private noteUnreferenced(hashes: Iterable<string>, serverNow: number): void {
+    const note = this.stmt("noteGarbage", "INSERT OR IGNORE INTO garbage (hash, version, server_at) VALUES (?, ?, ?)");
+    for (const hash of new Set(hashes)) if (!this.referenced(hash)) note.run(hash, this.currentVersion + 1, Math.floor(serverNow));
+  }
+
+  /** All content hashes that some row (live or tombstone) still references (a full scan: syncd check only). */
   referencedHashes(): Set<string> {
     return new Set(this.db.prepare("SELECT DISTINCT hash FROM entries").pluck().all() as string[]);
   }
@@ -290,13 +360,22 @@ export class SharedDb {
    * cutoff, and written by a version the server's clock also places before it. Records how far purges
    * reached (purgedThrough). Returns how many were removed.
    */
-  purgeTombstones({ cutoffStamp, through }: PurgeLimits): number {
+  purgeTombstones({ cutoffStamp, through }: PurgeLimits, serverNow = Date.now(), limit = PURGE_BATCH): number {
     if (through < 0) return 0;
-    const params = { stamp: cutoffStamp, through };
-    const where = "deleted = 1 AND hlc < @stamp AND rev <= @through";
-    const newest = this.db.prepare(`SELECT MAX(rev) FROM entries WHERE ${where}`).pluck().get(params) as number | null;
-    if (newest === null) return 0;
-    const removed = this.db.prepare(`DELETE FROM entries WHERE ${where}`).run(params).changes;
+    // Through the tombstone index, oldest first, at most `limit`: a backlog is purged over several commits.
+    const doomed = this.stmt(
+      "purgeable",
+      "SELECT id, hash, rev FROM entries WHERE deleted = 1 AND rev <= @through AND hlc < @stamp ORDER BY rev LIMIT @limit",
+    ).all({ stamp: cutoffStamp, through, limit }) as Array<{ id: string; hash: string; rev: number }>;
+    if (doomed.length === 0) return 0;
+    const remove = this.stmt("removeRow", "DELETE FROM entries WHERE id = ?");
+    let newest = 0;
+    for (const row of doomed) {
+      remove.run(row.id);
+      newest = Math.max(newest, row.rev);
+    }
+    this.noteUnreferenced(doomed.map((r) => r.hash), serverNow);
+    const removed = doomed.length;
     this.setInfo(PURGED_THROUGH_KEY, String(Math.max(this.purgedThrough(), newest)));
     // Older time marks are no longer needed: `through` itself bounds every version before it.
     this.db.prepare("DELETE FROM version_times WHERE version < ?").run(through);
@@ -357,8 +436,15 @@ export class SharedDb {
       ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, size = excluded.size,
         meta = excluded.meta, version = excluded.version, deleted = excluded.deleted, hlc = excluded.hlc,
         origin = excluded.origin, rev = excluded.rev`);
+    const hashOf = this.stmt("hashOf", "SELECT hash FROM entries WHERE id = ?").pluck();
+    const dropGarbage = this.stmt("dropGarbage", "DELETE FROM garbage WHERE hash = ?");
     this.db.transaction(() => {
+      const replaced: string[] = [];
       for (const { id, state } of rows) {
+        const before = hashOf.get(id) as string | undefined;
+        if (before !== undefined && before !== state.hash) replaced.push(before);
+        // Referenced again: whatever orphan collection had planned for this content is off.
+        dropGarbage.run(state.hash);
         upsert.run({
           id,
           name: state.name,
@@ -372,12 +458,13 @@ export class SharedDb {
           rev: next,
         });
       }
+      this.noteUnreferenced(replaced, serverClock?.now ?? now);
       this.db
         .prepare("INSERT INTO instances (id, name, last_seen) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen")
         .run(instance.id, instance.name, now);
       this.db.prepare("UPDATE share SET value = ? WHERE key = 'version'").run(String(next));
       this.db.prepare("INSERT OR REPLACE INTO commits (id, version, instance, at) VALUES (?, ?, ?, ?)").run(commitId, next, instance.id, now);
-      this.db.prepare("DELETE FROM commits WHERE version <= ?").run(next - COMMITS_KEPT);
+      this.stmt("trimCommits", "DELETE FROM commits WHERE version <= ?").run(next - COMMITS_KEPT);
       // A share from before purges were recorded: anything up to now may have been purged (purgedThrough).
       if (this.info(PURGED_THROUGH_KEY) === null) this.setInfo(PURGED_THROUGH_KEY, String(this.currentVersion));
       if (serverClock) this.markVersionTime(next, serverClock.now, serverClock.markEveryMs);
@@ -407,15 +494,6 @@ export class SharedDb {
   // takes the hash off the list in its own publish. Created only when a first hash is recorded, so a share
   // that never needed it does not change; readers that do not know the table ignore it (SPEC §3).
 
-  private static readonly WANTED_SCHEMA = `
-    CREATE TABLE IF NOT EXISTS wanted_data (
-      hash        TEXT PRIMARY KEY,
-      reported_at INTEGER NOT NULL,
-      by_instance TEXT NOT NULL,
-      problem     TEXT NOT NULL
-    ) WITHOUT ROWID;
-  `;
-
   /** The hashes reported missing or damaged, oldest report first. */
   wantedData(): Array<{ hash: string; reportedAt: number; byInstance: string; problem: string }> {
     const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wanted_data'").get();
@@ -432,7 +510,7 @@ export class SharedDb {
 
   /** Records a report; false when the hash was already reported (the share then needs no new version for it). */
   addWanted(hash: string, byInstance: string, problem: string, now = Date.now()): boolean {
-    this.db.exec(SharedDb.WANTED_SCHEMA);
+    ensureOptionalTable(this.db, "wanted_data");
     return this.db.prepare("INSERT OR IGNORE INTO wanted_data (hash, reported_at, by_instance, problem) VALUES (?, ?, ?, ?)").run(hash, now, byInstance, problem).changes > 0;
   }
 
@@ -453,15 +531,90 @@ export class SharedDb {
 
   // ---------------------------------------------------------------------------------------------------------
 
+  // ---------------------------------------------------------------------------------------------------------
+  // Format 2 (docs/share-format.md): a run's changes stay pending in one transaction until the share holds
+  // them; the segment is read from what the triggers noted; segments from the share are applied in order.
+
+  /** Starts the run's changes: everything written from here is one commit's, undone unless committed. */
+  beginPending(): void {
+    if (this.db.inTransaction) return;
+    resetCapture(this.db);
+    this.db.exec("BEGIN");
+  }
+
+  /** The rows changed since beginPending, as a segment carries them. */
+  pendingChanges(): Iterable<RowChange> {
+    return capturedChanges(this.db);
+  }
+
+  /** The share holds the run's changes (or the run published nothing): they are part of this copy now. */
+  commitPending(): void {
+    if (this.db.inTransaction) this.db.exec("COMMIT");
+    resetCapture(this.db);
+  }
+
+  /** The run did not publish: its changes are undone, the copy is the share's state it started from. */
+  rollbackPending(): void {
+    if (this.db.inTransaction) this.db.exec("ROLLBACK");
+    this.currentVersion = Number(this.info("version"));
+  }
+
   /**
-   * Closes the database so that the file on disk is complete and self-contained (rollback journal
-   * committed and removed). Compacts first when a quarter of the pages are free.
+   * Applies a verified segment as share version `version`: `feed` hands its changes over in batches (it
+   * streams them from the segment file), all in one transaction, undone if anything fails.
    */
+  async applySegment(version: number, head: string, location: string, feed: (apply: (changes: RowChange[]) => void) => Promise<void>): Promise<void> {
+    this.db.exec("BEGIN");
+    try {
+      await feed((changes) => {
+        const problem = applyChanges(this.db, changes);
+        if (problem) throw new ShareError("journal-damaged", `The journal segment ${location} cannot be applied: ${problem}.`);
+      });
+      this.db.prepare("UPDATE share SET value = ? WHERE key = 'version'").run(String(version));
+      this.setLocal("head", head);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw err;
+    }
+    this.currentVersion = version;
+  }
+
+  /** The head (share-format.md) of the share state this copy holds, or null when not recorded. */
+  get head(): string | null {
+    return (this.db.prepare(`SELECT value FROM ${LOCAL_TABLE} WHERE key = 'head'`).pluck().get() as string | undefined) ?? null;
+  }
+
+  setHead(head: string): void {
+    this.setLocal("head", head);
+  }
+
+  private setLocal(key: string, value: string): void {
+    this.db.prepare(`INSERT OR REPLACE INTO ${LOCAL_TABLE} (key, value) VALUES (?, ?)`).run(key, value);
+  }
+
+  /**
+   * Writes this copy as a snapshot file for the share: compact (VACUUM INTO), without this instance's own
+   * bookkeeping, noting the head it ends at when that is a segment (`journalHead`), so that readers who
+   * start from it know which segment comes next.
+   */
+  writeSnapshot(file: string, journalHead: string | null): void {
+    this.db.prepare("VACUUM INTO ?").run(file);
+    const copy = new Database(file);
+    try {
+      copy.exec(`DROP TABLE IF EXISTS ${LOCAL_TABLE}`);
+      if (journalHead) copy.prepare("INSERT OR REPLACE INTO share (key, value) VALUES ('journal_head', ?)").run(journalHead);
+      else copy.prepare("DELETE FROM share WHERE key = 'journal_head'").run();
+      copy.pragma("journal_mode = DELETE");
+    } finally {
+      copy.close();
+    }
+  }
+
+  /** Closes the database, undoing changes that were never published. */
   close(): void {
     if (!this.db.open) return;
-    const pages = this.db.pragma("page_count", { simple: true }) as number;
-    const free = this.db.pragma("freelist_count", { simple: true }) as number;
-    if (free * 4 > pages) this.db.exec("VACUUM");
+    if (this.db.inTransaction) this.db.exec("ROLLBACK");
     this.db.close();
   }
 
@@ -474,6 +627,12 @@ export class SharedDb {
     }
     return s;
   }
+}
+
+/** What every open copy needs: the hot-path indexes and this connection's triggers (replication.ts). */
+function prepareCopy(db: Database.Database): void {
+  db.exec(HOT_PATH_INDEXES);
+  installTriggers(db);
 }
 
 function readPragma(db: Database.Database, name: string, location: string): number {
