@@ -89,13 +89,16 @@ export async function buildSyncedLibrary({ dataDir, instanceName, entries, share
   const shareId = newId();
   const wall0 = Date.now() - 86_400_000;
   const rand = seededRandom(entries);
-  // The library's triggers (a change sequence, if this schema has one) fire per row and cost 3× the insert,
-  // and its secondary indexes are cheaper built once than grown row by row: both are set aside for the load
-  // and restored after it, with the triggers' effect reproduced in bulk. The final state is the same.
+  // The library's triggers (a change sequence and a live count, if this schema has them) fire per row and
+  // cost 3× the insert, and its secondary indexes are cheaper built once than grown row by row: both are set
+  // aside for the load and restored after it, with the triggers' effect reproduced in bulk. The final state
+  // is the same.
   const triggers = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries'").all();
   const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entries' AND sql IS NOT NULL").all();
   const columns = new Set(db.prepare("SELECT name FROM pragma_table_info('entries')").pluck().all());
   const hasSeq = columns.has("change_seq");
+  // The live count that triggers keep (a schema with entry_counts): every row loaded here is live.
+  const hasCounts = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entry_counts'").get() !== undefined;
   const insert = db.prepare(`INSERT INTO entries (id, name, hash, size, meta, version, deleted, hlc, origin, sync_status, synced_rev, base, created_at, updated_at${hasSeq ? ", change_seq" : ""})
     VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, 'synced', 1, ?, ?, ?${hasSeq ? ", ?" : ""})`);
   let lastHlc = "";
@@ -124,6 +127,7 @@ export async function buildSyncedLibrary({ dataDir, instanceName, entries, share
       lastHlc = hlc;
     }
     if (hasSeq) db.prepare("UPDATE change_counter SET seq = ? WHERE id = 1").run(seqBase + entries);
+    if (hasCounts) db.prepare("UPDATE entry_counts SET live = live + ? WHERE id = 1").run(entries);
     for (const index of indexes) db.exec(index.sql);
     for (const trigger of triggers) db.exec(trigger.sql);
   }).immediate();

@@ -116,7 +116,7 @@ export class Library {
   private readonly onClockWarning: (warning: ClockWarning) => void;
   private currentClock: HybridClock;
   private readonly sql: Record<
-    "byId" | "live" | "liveCount" | "all" | "insert" | "update" | "pending" | "getState" | "setState" | "hashLive",
+    "byId" | "live" | "counts" | "all" | "insert" | "update" | "pending" | "getState" | "setState" | "hashLive",
     Statement
   >;
   private readonly mutateTx: Transaction<(id: string, change: (e: Entry) => Changes | null) => { before: Entry; after: Entry }>;
@@ -143,7 +143,8 @@ export class Library {
     this.sql = {
       byId: db.prepare("SELECT * FROM entries WHERE id = ?"),
       live: db.prepare("SELECT * FROM entries WHERE deleted = 0 ORDER BY name, id"),
-      liveCount: db.prepare("SELECT COUNT(*) AS n FROM entries WHERE deleted = 0"),
+      // Kept by triggers (migrations.ts v5): one row read, however large the library.
+      counts: db.prepare("SELECT live, tombstones FROM entry_counts WHERE id = 1"),
       all: db.prepare("SELECT * FROM entries ORDER BY name, id"),
       insert: db.prepare(`INSERT INTO entries (id, name, hash, size, meta, version, deleted, hlc, origin, sync_status, created_at, updated_at)
         VALUES (@id, @name, @hash, @size, @meta, 1, 0, @hlc, @origin, 'pending', @now, @now)`),
@@ -299,9 +300,18 @@ export class Library {
     return (this.sql.pending.get() as { n: number }).n;
   }
 
-  /** Entries that are not tombstones (the deletion guard's denominator). */
+  /**
+   * Entries that are not tombstones (the deletion guard's denominator): what
+   * `SELECT COUNT(*) FROM entries WHERE deleted = 0` would count, read in O(1) from the count the
+   * triggers keep (migrations.ts v5) in every writer's own transaction.
+   */
   liveCount(): number {
-    return (this.sql.liveCount.get() as { n: number }).n;
+    return this.counts().live;
+  }
+
+  /** Live entries and tombstones, as liveCount reads them (O(1)). */
+  counts(): { live: number; tombstones: number } {
+    return this.sql.counts.get() as { live: number; tombstones: number };
   }
 
   getState(key: string): string | null {

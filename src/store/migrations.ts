@@ -121,6 +121,44 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       ) WITHOUT ROWID;
     `);
   },
+  // 5: O(change) on a sync run's hot path (issue 13): nothing an ordinary run does reads the whole table.
+  // - The count of live rows (Library.liveCount, the delete guard's denominator) and of tombstones (the
+  //   /metrics gauges) are kept by triggers, in the writer's own transaction like the change sequence
+  //   (v2), instead of counted by a scan of every row. Counted once here, for the rows the library has.
+  //   What the triggers cannot see: a REPLACE conflict resolution deletes without firing delete triggers
+  //   (recursive_triggers is off), so nothing may write entries with INSERT OR REPLACE (nothing does; v2's
+  //   floor relies on that as well).
+  // - The tombstone purge (LocalSyncView.purgeTombstones) finds its candidates through a partial index
+  //   that holds only synced tombstones, ordered by the share version they were synced at: a range up to
+  //   the version the share's clock calls old, the stamp checked in the index itself.
+  (db) => {
+    db.exec(`
+      CREATE TABLE entry_counts (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        -- Exactly what COUNT(*) ... WHERE deleted = 0 (live) and WHERE deleted <> 0 (tombstones) count.
+        live       INTEGER NOT NULL,
+        tombstones INTEGER NOT NULL
+      );
+      INSERT INTO entry_counts (id, live, tombstones)
+        SELECT 1, COUNT(*) FILTER (WHERE deleted = 0), COUNT(*) FILTER (WHERE deleted <> 0) FROM entries;
+
+      CREATE TRIGGER entries_count_insert AFTER INSERT ON entries BEGIN
+        UPDATE entry_counts SET live = live + (NEW.deleted = 0), tombstones = tombstones + (NEW.deleted <> 0) WHERE id = 1;
+      END;
+      CREATE TRIGGER entries_count_delete AFTER DELETE ON entries BEGIN
+        UPDATE entry_counts SET live = live - (OLD.deleted = 0), tombstones = tombstones - (OLD.deleted <> 0) WHERE id = 1;
+      END;
+      -- A deletion (a tombstone), an undeletion (a restore, or a pull of a live state over a tombstone).
+      CREATE TRIGGER entries_count_update AFTER UPDATE OF deleted ON entries
+      WHEN (OLD.deleted = 0) IS NOT (NEW.deleted = 0)
+      BEGIN
+        UPDATE entry_counts SET live = live + (NEW.deleted = 0) - (OLD.deleted = 0),
+          tombstones = tombstones + (OLD.deleted = 0) - (NEW.deleted = 0) WHERE id = 1;
+      END;
+
+      CREATE INDEX entries_purgeable ON entries(synced_rev, hlc) WHERE deleted = 1 AND sync_status = 'synced';
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

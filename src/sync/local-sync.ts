@@ -8,6 +8,13 @@ import type { EntryState, SyncStatus } from "../model/entry.js";
 import { parseMeta } from "../store/entry-row.js";
 import type { ConflictRecord } from "./plan.js";
 
+/**
+ * Tombstones one purge drops at most (LocalSyncView.purgeTombstones): a bound on what a run that changes
+ * one row spends on them (a full batch: about 0.1 s at 1M entries, bench/local-hot-path.mjs), and still a
+ * thousand a run to catch up after a mass deletion leaves the window.
+ */
+export const PURGE_BATCH = 1000;
+
 export interface LocalSyncRow {
   id: string;
   state: EntryState;
@@ -53,6 +60,9 @@ export class LocalSyncView {
   private readonly updateConflict;
   private readonly resolveConflicts;
   private readonly purgedStmt;
+  private readonly purgeableStmt;
+  private readonly rememberPurged;
+  private readonly deleteTombstone;
 
   constructor(private readonly db: Db) {
     this.byId = db.prepare(`SELECT ${SYNC_COLUMNS} FROM entries WHERE id = ?`).raw(true);
@@ -83,6 +93,18 @@ export class LocalSyncView {
     this.updateConflict = db.prepare(`UPDATE conflicts SET kind = ?, local = ?, remote = ?, fields = ? WHERE id = ?`);
     this.resolveConflicts = db.prepare(`UPDATE conflicts SET resolved_at = ? WHERE entry_id = ? AND resolved_at IS NULL`);
     this.purgedStmt = db.prepare(`SELECT hlc FROM purged WHERE id = ?`).pluck();
+    // Exactly the partial index's condition (deleted = 1 AND sync_status = 'synced'), so SQLite can use it.
+    this.purgeableStmt = db
+      .prepare(
+        `SELECT id, hlc FROM entries INDEXED BY entries_purgeable
+         WHERE deleted = 1 AND sync_status = 'synced' AND synced_rev <= @through AND hlc < @stamp
+         ORDER BY synced_rev LIMIT @limit`,
+      )
+      .raw(true);
+    this.rememberPurged = db.prepare(
+      `INSERT INTO purged (id, hlc, purged_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET hlc = MAX(hlc, excluded.hlc), purged_at = excluded.purged_at`,
+    );
+    this.deleteTombstone = db.prepare(`DELETE FROM entries WHERE id = ? AND deleted = 1 AND sync_status = 'synced'`);
   }
 
   get(id: string): LocalSyncRow | null {
@@ -200,14 +222,27 @@ export class LocalSyncView {
    * Drops local tombstones that are synced and older than the retention window by both clocks (stamped
    * before `stamp`, synced at or before the share version `through`, see SharedDb.purgeableThrough), and
    * remembers each deletion's stamp (share-history.ts: an older copy of the entry is not taken as live).
+   *
+   * At most `limit` per call, oldest sync first, so that a run that changes one row never pays for a
+   * backlog (the day a mass deletion leaves the window): the rest go in the next runs. Keeping a tombstone
+   * longer than the window is always safe: it is a synced deletion the share either still holds or has
+   * purged, and a run plans it only when it or the share's row changes, like any tombstone inside the
+   * window (plan.ts: a synced tombstone with no share row is left alone); only the library stays larger.
+   * The candidates come from the partial index entries_purgeable (migrations.ts v5), which holds synced
+   * tombstones only: a range of it up to `through`, the stamp read from the index itself, so no row of the
+   * table is visited but those purged. (The range also holds the tombstones that the share's clock calls old
+   * and this machine's clock does not: there are such only where the clocks disagree.) Returns how many
+   * were purged.
    */
-  purgeTombstones(stamp: string, through: number, now = Date.now()): number {
-    const params = { stamp, through, now };
-    const where = "deleted = 1 AND sync_status = 'synced' AND hlc < @stamp AND synced_rev <= @through";
-    this.db
-      .prepare(`INSERT INTO purged (id, hlc, purged_at) SELECT id, hlc, @now FROM entries WHERE ${where} ON CONFLICT (id) DO UPDATE SET hlc = MAX(hlc, excluded.hlc), purged_at = excluded.purged_at`)
-      .run(params);
-    return this.db.prepare(`DELETE FROM entries WHERE ${where}`).run(params).changes;
+  purgeTombstones(stamp: string, through: number, now = Date.now(), limit = PURGE_BATCH): number {
+    return this.db.transaction(() => {
+      const found = this.purgeableStmt.all({ stamp, through, limit }) as Array<[string, string]>;
+      for (const [id, hlc] of found) {
+        this.rememberPurged.run(id, hlc, now);
+        this.deleteTombstone.run(id);
+      }
+      return found.length;
+    }).immediate(); // a savepoint inside the run's transaction; on its own, under the write lock from the start
   }
 
   /** The stamp of this entry's deletion if this instance purged its tombstone, else null. */

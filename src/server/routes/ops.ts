@@ -12,13 +12,14 @@ export function opsRoutes(): Hono<AppEnv> {
 
   r.get("/metrics", (c) => {
     const { library, scheduler, hub, metrics } = c.get("deps");
-    const counts = library.db.prepare("SELECT deleted, COUNT(*) AS n FROM entries GROUP BY deleted").all() as Array<{ deleted: number; n: number }>;
+    // Kept by triggers (store/migrations.ts v5): a scrape never scans the library.
+    const counts = library.counts();
     const status = scheduler.status();
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     return c.body(
       metrics.render({
-        liveEntries: counts.find((r) => r.deleted === 0)?.n ?? 0,
-        deletedEntries: counts.find((r) => r.deleted === 1)?.n ?? 0,
+        liveEntries: counts.live,
+        deletedEntries: counts.tombstones,
         unsynced: library.pendingCount(),
         conflicts: countOpenConflicts(library.db),
         running: status.running,
