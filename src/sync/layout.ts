@@ -12,3 +12,8 @@ export function dataPath(hash: string): string {
 export function dataDir(hash: string): string {
   return hash.slice(0, 2);
 }
+
+/** How many data files one data folder holds on average, for a share of `dataFiles`: 256 folders `00`–`ff`. */
+export function filesPerDataFolder(dataFiles: number): number {
+  return dataFiles / 256;
+}

