@@ -5,4 +5,4 @@ export function apacheAvailable(): boolean;
 export interface ApacheServer extends LaunchedServer {
   kind: "apache";
 }
-export function startApache(opts: { parent: string; username: string; password: string }): Promise<ApacheServer>;
+export function startApache(opts: { parent: string; username: string; password: string; deflate?: boolean }): Promise<ApacheServer>;

@@ -68,7 +68,7 @@ function unescapeBytes(text) {
 /**
  * Sums requests by method and body bytes by what they carry, for a share rooted at `${prefix}/${root}`:
  * metadata (metadata.db, its temporary uploads, version.txt), lock (the claim folder), data (<aa>/<sha256>,
- * including the PROPFIND listings that verify uploads), other.
+ * including the requests that check uploads: a HEAD per file or a listing per folder), other.
  */
 export function summarise(requests, prefix, root) {
   const base = `${prefix}/${root.replace(/^\/+|\/+$/g, "")}`;

@@ -39,6 +39,40 @@ const parser = new XMLParser({
  * are resolved against it. Members the server could not stat (no 2xx propstat) are left out.
  */
 export function parseMultistatus(body: string, requestUrl: string): DavResource[] {
+  return statedResources(body, requestUrl).map(({ path, props }) => {
+    const type = field(props, "resourcetype");
+    const isCollection = type !== undefined && field(type, "collection") !== undefined;
+    const etag = textOf(field(props, "getetag"));
+    return {
+      path,
+      type: isCollection ? "directory" : "file",
+      size: lengthOf(props) ?? 0,
+      mtime: parseHttpDate(textOf(field(props, "getlastmodified"))),
+      etag: etag ? etag.replace(/"/g, "") : null,
+    };
+  });
+}
+
+/**
+ * The lengths of the members of a Depth 1 listing of the folder at `requestUrl`, by name: what a PROPFIND
+ * that asks for getcontentlength alone tells (the cheap way to check uploads, transfer.ts). A member listed
+ * without a length (a folder, on most servers; a file the server could not stat) is left out, and so is the
+ * folder itself. A folder member may still have one (lighttpd gives folders 4096): callers look names up.
+ */
+export function memberLengths(body: string, requestUrl: string): Map<string, number> {
+  const folder = requestPath(requestUrl);
+  const out = new Map<string, number>();
+  for (const { path, props } of statedResources(body, requestUrl)) {
+    const length = lengthOf(props);
+    if (path === folder || length === null) continue;
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    if (name) out.set(name, length);
+  }
+  return out;
+}
+
+/** Each resource of a multistatus body that has a 2xx propstat: its decoded path and the properties given. */
+function statedResources(body: string, requestUrl: string): Array<{ path: string; props: Record<string, unknown> }> {
   let doc: unknown;
   try {
     doc = parser.parse(body);
@@ -51,25 +85,21 @@ export function parseMultistatus(body: string, requestUrl: string): DavResource[
     throw new MultistatusError(`the PROPFIND answer is not a WebDAV multistatus (it starts ${JSON.stringify(start)})`);
   }
   const requestPath = new URL(requestUrl).pathname;
-  const out: DavResource[] = [];
+  const out: Array<{ path: string; props: Record<string, unknown> }> = [];
   for (const response of asArray(field(multistatus, "response"))) {
     const href = textOf(asArray(field(response, "href"))[0]);
     if (href === null) continue;
     const props = okProps(response);
-    if (!props) continue;
-    const type = field(props, "resourcetype");
-    const isCollection = type !== undefined && field(type, "collection") !== undefined;
-    const length = Number(textOf(field(props, "getcontentlength")) ?? "");
-    const etag = textOf(field(props, "getetag"));
-    out.push({
-      path: hrefPath(href, requestPath),
-      type: isCollection ? "directory" : "file",
-      size: Number.isFinite(length) && length >= 0 ? length : 0,
-      mtime: parseHttpDate(textOf(field(props, "getlastmodified"))),
-      etag: etag ? etag.replace(/"/g, "") : null,
-    });
+    if (props) out.push({ path: hrefPath(href, requestPath), props });
   }
   return out;
+}
+
+/** getcontentlength as a byte count, or null when it is absent (or no count). */
+function lengthOf(props: Record<string, unknown>): number | null {
+  const text = textOf(field(props, "getcontentlength"));
+  const length = text === null || text.trim() === "" ? Number.NaN : Number(text);
+  return Number.isSafeInteger(length) && length >= 0 ? length : null;
 }
 
 /**

@@ -31,6 +31,18 @@ export interface Remote {
   stat(path: string): Promise<RemoteStat | null>;
   /** The direct children of a folder (Depth: 1, the folder itself excluded), with the server's clock. */
   list(dir: string): Promise<Listing>;
+  /**
+   * The size of the file at `path`, or null when there is none (nothing, or a folder), by the smallest
+   * request that tells it (a HEAD): for checking an upload, where `stat`'s other properties are bytes wasted.
+   */
+  size(path: string): Promise<number | null>;
+  /**
+   * The sizes of the files directly in a folder, by name, from a Depth 1 listing that asks for nothing else
+   * (about a third of `list`'s bytes per entry). A member the server lists without a size is left out, and
+   * a listing may lack members (rclone's end early, FIELD-NOTES): a name that is not there must be asked
+   * for with `size`, never taken as missing. A folder that does not exist gives an empty map.
+   */
+  sizes(dir: string): Promise<Map<string, number>>;
   /** Releases sockets and, for an embedded share, the server. */
   close(): Promise<void>;
 }

@@ -47,7 +47,7 @@ import type { Listing, Remote, RemoteStat, StreamBody } from "./remote.js";
 import { stopSignal } from "./stop.js";
 import type { Readable } from "node:stream";
 
-export type RemoteOp = "get" | "getStream" | "put" | "delete" | "move" | "mkdir" | "stat" | "list";
+export type RemoteOp = "get" | "getStream" | "put" | "delete" | "move" | "mkdir" | "stat" | "list" | "size" | "sizes";
 
 export interface RetryInfo {
   op: RemoteOp;
@@ -206,6 +206,14 @@ class RetryingRemote implements Remote {
 
   list(dir: string): Promise<Listing> {
     return this.retry("list", dir, isTransient, () => this.inner.list(dir));
+  }
+
+  size(path: string): Promise<number | null> {
+    return this.retry("size", path, isTransient, () => this.inner.size(path));
+  }
+
+  sizes(dir: string): Promise<Map<string, number>> {
+    return this.retry("sizes", dir, isTransient, () => this.inner.sizes(dir));
   }
 
   close(): Promise<void> {

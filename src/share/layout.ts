@@ -25,3 +25,8 @@ export function parseSegmentName(name: string): { version: number; sha256: strin
   const m = /^(\d{12})-([0-9a-f]{64})\.seg$/.exec(name);
   return m ? { version: Number(m[1]), sha256: m[2]! } : null;
 }
+
+/** How many data files one data folder holds on average, for a share of `dataFiles`: 256 folders `00`–`ff`. */
+export function filesPerDataFolder(dataFiles: number): number {
+  return dataFiles / 256;
+}

@@ -66,11 +66,14 @@ export function installTriggers(db: Database.Database): void {
   }
   const counted = db.prepare(`SELECT 1 FROM main.${LOCAL_TABLE} WHERE key = 'live'`).get();
   if (!counted) {
+    // Counted once, when this copy is made: from then on the triggers keep the counts.
     db.prepare(`INSERT INTO main.${LOCAL_TABLE} (key, value) VALUES ('live', (SELECT COUNT(*) FROM main.entries WHERE deleted = 0))`).run();
+    db.prepare(`INSERT OR REPLACE INTO main.${LOCAL_TABLE} (key, value) VALUES ('rows', (SELECT COUNT(*) FROM main.entries))`).run();
   }
   const bump = (sign: "+" | "-", row: "new" | "old") => `UPDATE main.${LOCAL_TABLE} SET value = value ${sign} (${row}.deleted = 0) WHERE key = 'live';`;
-  db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS live_insert AFTER INSERT ON main.entries BEGIN ${bump("+", "new")} END`);
-  db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS live_delete AFTER DELETE ON main.entries BEGIN ${bump("-", "old")} END`);
+  const rows = (sign: "+" | "-") => `UPDATE main.${LOCAL_TABLE} SET value = value ${sign} 1 WHERE key = 'rows';`;
+  db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS live_insert AFTER INSERT ON main.entries BEGIN ${bump("+", "new")} ${rows("+")} END`);
+  db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS live_delete AFTER DELETE ON main.entries BEGIN ${bump("-", "old")} ${rows("-")} END`);
   db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS live_update AFTER UPDATE OF deleted ON main.entries BEGIN ${bump("-", "old")} ${bump("+", "new")} END`);
 }
 
@@ -173,4 +176,9 @@ export function ensureOptionalTable(db: Database.Database, table: "wanted_data" 
 /** The live count the triggers keep. */
 export function liveCount(db: Database.Database): number {
   return Number(db.prepare(`SELECT value FROM main.${LOCAL_TABLE} WHERE key = 'live'`).pluck().get() ?? 0);
+}
+
+/** The count of entry rows (tombstones included) the triggers keep. */
+export function rowCount(db: Database.Database): number {
+  return Number(db.prepare(`SELECT value FROM main.${LOCAL_TABLE} WHERE key = 'rows'`).pluck().get() ?? 0);
 }

@@ -15,6 +15,7 @@ import {
   LOCAL_TABLE,
   OPTIONAL_TABLES,
   resetCapture,
+  rowCount,
   type RowChange,
 } from "./replication.js";
 import { isValidHash, nameProblem, type EntryState, type Meta } from "../model/entry.js";
@@ -297,6 +298,25 @@ export class SharedDb {
    */
   hasData(hash: string): boolean {
     return this.stmt("hasData", "SELECT 1 FROM entries WHERE hash = ? AND deleted = 0 LIMIT 1").get(hash) !== undefined;
+  }
+
+  /**
+   * Whether the data folder `dir` (`<aa>`) exists on the share: a live entry refers to a file in it (see
+   * hasData), and syncd never deletes a data folder.
+   */
+  hasDataIn(dir: string): boolean {
+    // Hashes are lower-case hex: every one in the folder lies between "ab" and "abg".
+    const row = this.stmt("hasDataIn", "SELECT 1 FROM entries WHERE hash >= ? AND hash < ? AND deleted = 0 LIMIT 1").get(dir, `${dir}g`);
+    return row !== undefined;
+  }
+
+  /**
+   * About how many data files the share holds, erring high: its rows, tombstones' included (their files stay
+   * until orphan collection), a content named by several rows counted for each. An estimate, for choosing
+   * how to check uploads (transfer.ts), where erring high costs little; kept by triggers (replication.ts).
+   */
+  dataFileCount(): number {
+    return rowCount(this.db);
   }
 
   /** Live entries, as kept by triggers (replication.ts): no ordinary run counts the table. */

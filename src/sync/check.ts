@@ -239,6 +239,8 @@ async function repairData(library: Library, remote: Remote, share: LoadedShare, 
         concurrency,
         beforeWrite,
         progress: new PhaseProgress(() => {}, "upload", 1, size),
+        // One file: checked by itself whatever the folder holds, so no estimate is needed.
+        folderExists: (dir) => db.hasDataIn(dir),
       });
       found = { bytes: size, sha256: hash };
       done = "uploaded again from this instance's verified copy";

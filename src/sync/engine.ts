@@ -35,6 +35,7 @@ import { removeStaleUploads } from "../share/snapshot.js";
 import { headOf } from "../share/version-file.js";
 import { reconcileHistory, traceLineage, type ShareLineage } from "./share-history.js";
 import { COMMITS_KEPT, type SharedRow } from "../share/shared-db.js";
+import { filesPerDataFolder } from "../share/layout.js";
 import { DataRepair } from "./repair.js";
 import { downloadFiles, notWhole, uploadFiles, type DataFile } from "./transfer.js";
 
@@ -333,10 +334,13 @@ export class SyncEngine {
     // Data files that another instance found missing or damaged on the share, and that this one holds.
     const repair = new DataRepair(this.library, db, this.emit);
     for (const file of await repair.heldWanted()) uploads.set(file.hash, file);
-    // What an interrupted run verified is looked at again (one listing per data folder) before anything
-    // references it: since then another instance may have written the same content and been killed mid-PUT
-    // on a server that writes in place (rclone, sabre/dav), or orphan collection may have removed it.
-    for (const { file } of await notWhole(this.remote, [...uploadedBefore.values()], this.settings.concurrency)) uploads.set(file.hash, file);
+    // How big the share's data folders are decides how uploads are checked (transfer.ts VerifyOptions).
+    const expectedFolderSize = filesPerDataFolder(db.dataFileCount());
+    // What an interrupted run verified is looked at again before anything references it: since then another
+    // instance may have written the same content and been killed mid-PUT on a server that writes in place
+    // (rclone, sabre/dav), or orphan collection may have removed it.
+    const lost = await notWhole(this.remote, [...uploadedBefore.values()], this.settings.concurrency, { expectedFolderSize });
+    for (const { file } of lost) uploads.set(file.hash, file);
     const up = [...uploads.values()];
     record.phase("upload");
     const tooLarge = new RefusedUploads(this.emit);
@@ -346,6 +350,8 @@ export class SyncEngine {
       progress: new PhaseProgress(this.emit, "upload", up.length, sum(up)),
       onVerified: (hashes) => record.recordUploads(db.shareId, hashes),
       onTooLarge: (file, err) => tooLarge.report(file, err),
+      expectedFolderSize,
+      folderExists: (dir) => db.hasDataIn(dir),
     });
     // What needed content the server refused stays out of this run (pending here, as it was on the share).
     actions = tooLarge.leaveOut(actions, toRemote);

@@ -31,27 +31,42 @@ export interface UploadOptions {
    * the caller leaves out what needed it. Without it, the run fails.
    */
   onTooLarge?: (file: DataFile, err: RemoteError) => void;
+  /** About how many data files each data folder already holds: see VerifyOptions. */
+  expectedFolderSize?: number;
+  /**
+   * Whether a data folder is known to exist on the share (the share's metadata references a file in it, and
+   * syncd never deletes a data folder): its MKCOL is not sent (400–800 bytes on the wire, more than checking
+   * the upload). Should the folder be missing after all, the PUT fails for it, and it is created then.
+   */
+  folderExists?: (dir: string) => boolean;
 }
 
-/** Uploads are verified and recorded in batches: a killed run repeats at most one batch. */
+export interface VerifyOptions {
+  /**
+   * About how many data files each data folder holds besides the ones checked (the share's data files /
+   * 256). It decides whether a folder is listed or its files are checked one by one (worthListing). When
+   * unknown, files are checked one by one: that costs at most ~1.8 times a listing of their folder, where
+   * listing a folder of a big share to check a few files costs without bound (~1 MB at a million files).
+   */
+  expectedFolderSize?: number;
+}
+
+/**
+ * Uploads are verified and recorded in batches of whole data folders (uploadBatches): a killed run repeats
+ * at most one batch.
+ */
 const VERIFY_BATCH = 256;
 
 export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataFile[], opts: UploadOptions): Promise<number> {
-  const dirs = [...new Set(files.map((f) => dataDir(f.hash)))];
-  await forEachLimited(dirs, opts.concurrency, async (dir) => {
-    opts.beforeWrite();
-    await remote.mkdir(dir);
-  });
+  const folders = new DataFolders(remote, opts);
+  await folders.prepare(files, opts.concurrency);
   let bytes = 0;
-  // In hash order, each batch spans few data folders, so verifying it takes few listings.
-  const ordered = [...files].sort((x, y) => (x.hash < y.hash ? -1 : 1));
-  for (let start = 0; start < ordered.length; start += VERIFY_BATCH) {
-    const batch = ordered.slice(start, start + VERIFY_BATCH);
+  for (const batch of uploadBatches(files)) {
     const refused = new Set<DataFile>();
     await forEachLimited(batch, opts.concurrency, async (file) => {
       opts.beforeWrite();
       try {
-        await uploadOne(remote, blobs, file);
+        await folders.uploadInto(file, () => uploadOne(remote, blobs, file));
         bytes += file.size;
       } catch (err) {
         if (!(opts.onTooLarge && isRemoteError(err, "too-large"))) throw err;
@@ -61,10 +76,89 @@ export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataF
       opts.progress.advance(1, file.size);
     });
     const stored = batch.filter((f) => !refused.has(f));
-    await verifyUploads(remote, stored, opts.concurrency);
+    await verifyUploads(remote, stored, opts.concurrency, opts);
     opts.onVerified?.(stored.map((f) => f.hash));
   }
   return bytes;
+}
+
+/**
+ * The uploads in hash order, cut into batches of whole data folders: each folder is then checked once,
+ * when all of its uploads are there (a folder split between two batches would be listed twice, the second
+ * time with the first batch's files in it). A batch holds at most VERIFY_BATCH files, unless one folder's
+ * uploads alone are more (a first upload of a million files: ~3,900 a folder).
+ */
+export function uploadBatches(files: DataFile[]): DataFile[][] {
+  const batches: DataFile[][] = [];
+  let batch: DataFile[] = [];
+  for (const folder of byFolder(files).values()) {
+    if (batch.length > 0 && batch.length + folder.length > VERIFY_BATCH) {
+      batches.push(batch);
+      batch = [];
+    }
+    for (const file of folder) batch.push(file);
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+/** Files by data folder, folders and the files in each in hash order. */
+function byFolder(files: DataFile[]): Map<string, DataFile[]> {
+  const ordered = [...files].sort((x, y) => (x.hash < y.hash ? -1 : x.hash > y.hash ? 1 : 0));
+  const out = new Map<string, DataFile[]>();
+  for (const file of ordered) {
+    const dir = dataDir(file.hash);
+    const folder = out.get(dir);
+    if (folder) folder.push(file);
+    else out.set(dir, [file]);
+  }
+  return out;
+}
+
+/**
+ * The data folders uploads go into: the ones not known to exist are created before any upload; one that
+ * was known to exist but is missing after all is created when a PUT into it fails for that reason, and
+ * the PUT is sent again.
+ */
+class DataFolders {
+  private readonly made = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly remote: Remote,
+    private readonly opts: Pick<UploadOptions, "beforeWrite" | "folderExists">,
+  ) {}
+
+  async prepare(files: DataFile[], concurrency: number): Promise<void> {
+    const known = this.opts.folderExists ?? (() => false);
+    const dirs = [...new Set(files.map((f) => dataDir(f.hash)))].filter((dir) => !known(dir));
+    await forEachLimited(dirs, concurrency, (dir) => this.make(dir));
+  }
+
+  async uploadInto(file: DataFile, upload: () => Promise<void>): Promise<void> {
+    const dir = dataDir(file.hash);
+    // A folder created before this PUT started is there: a failure of the PUT is then about something else.
+    const createdBefore = this.made.has(dir);
+    try {
+      await upload();
+    } catch (err) {
+      // Kind "conflict" is how WebdavRemote reports a PUT into a missing folder, whatever the server's status.
+      if (createdBefore || !isRemoteError(err, "conflict")) throw err;
+      await this.make(dir);
+      this.opts.beforeWrite();
+      await upload();
+    }
+  }
+
+  /** One MKCOL per folder, however many uploads wait for it. */
+  private make(dir: string): Promise<void> {
+    let made = this.made.get(dir);
+    if (!made) {
+      this.opts.beforeWrite();
+      made = this.remote.mkdir(dir);
+      this.made.set(dir, made);
+    }
+    return made;
+  }
 }
 
 async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<void> {
@@ -87,12 +181,12 @@ async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Prom
 }
 
 /**
- * Checks that the server holds every uploaded file at its full size, with one listing per data folder
- * rather than one request per file (10,000 uploads: ~256 PROPFINDs instead of 10,000). A body cut short
- * or stored empty (PHP-FPM and chunked bodies, FIELD-NOTES) is caught here, before anything references it.
+ * Checks that the server holds every uploaded file at its full size, by the fewest bytes on the wire (see
+ * notWhole). A body cut short or stored empty (PHP-FPM and chunked bodies, FIELD-NOTES) is caught here,
+ * before anything references it.
  */
-async function verifyUploads(remote: Remote, files: DataFile[], concurrency: number): Promise<void> {
-  const [short] = await notWhole(remote, files, concurrency);
+async function verifyUploads(remote: Remote, files: DataFile[], concurrency: number, opts: VerifyOptions): Promise<void> {
+  const [short] = await notWhole(remote, files, concurrency, opts);
   if (short) {
     throw new ShareError(
       "upload-unverified",
@@ -103,28 +197,68 @@ async function verifyUploads(remote: Remote, files: DataFile[], concurrency: num
 
 /**
  * The files the share does not hold at their full size (missing, or shorter: a PUT cut short on a server that
- * writes in place, as rclone and sabre/dav do), with what was found. One listing per data folder.
+ * writes in place, as rclone and sabre/dav do), with what was found, in hash order. Each data folder is
+ * either listed (sizes only) or its files are asked for one by one, whichever costs fewer bytes
+ * (worthListing).
  */
-export async function notWhole(remote: Remote, files: DataFile[], concurrency: number): Promise<Array<{ file: DataFile; found: number | null }>> {
-  const byDir = new Map<string, DataFile[]>();
-  for (const file of files) {
-    const dir = dataDir(file.hash);
-    byDir.set(dir, [...(byDir.get(dir) ?? []), file]);
-  }
+export async function notWhole(
+  remote: Remote,
+  files: DataFile[],
+  concurrency: number,
+  opts: VerifyOptions = {},
+): Promise<Array<{ file: DataFile; found: number | null }>> {
   const out: Array<{ file: DataFile; found: number | null }> = [];
-  await forEachLimited([...byDir], concurrency, async ([dir, expected]) => {
-    const listing = await remote.list(dir).catch((err: unknown) => {
-      if (isRemoteError(err, "not-found")) return { entries: [] };
-      throw err;
-    });
-    const sizes = new Map(listing.entries.map((e) => [e.name, e.size]));
-    for (const file of expected) {
-      // Some servers list lazily (rclone, FIELD-NOTES): a file missing from the listing is asked for directly.
-      const size = sizes.has(file.hash) ? sizes.get(file.hash) : (await remote.stat(dataPath(file.hash)))?.size;
-      if (size !== file.size) out.push({ file, found: size ?? null });
-    }
-  });
-  return out;
+  const judge = (file: DataFile, size: number | null) => {
+    if (size !== file.size) out.push({ file, found: size });
+  };
+  // One lookup per listed folder and per file checked by itself, so that `concurrency` spans both.
+  const lookups: Array<() => Promise<void>> = [];
+  for (const [dir, expected] of byFolder(files)) {
+    if (worthListing(expected.length, opts.expectedFolderSize)) lookups.push(() => checkByListing(remote, dir, expected, judge));
+    else for (const file of expected) lookups.push(async () => judge(file, await sizeOf(remote, file)));
+  }
+  await forEachLimited(lookups, concurrency, (lookup) => lookup());
+  return out.sort((x, y) => (x.file.hash < y.file.hash ? -1 : 1));
+}
+
+/**
+ * Bytes on the wire, measured on the six servers of the test matrix (issue 13), in units of one entry of a
+ * sizes-only listing (240–315 bytes, most of it the entry's path): a file checked by itself (a HEAD and its
+ * answer, 450–620 bytes) costs about 1.8 entries; a listing's own request, answer headers and entry for the
+ * folder itself about 3.3.
+ */
+const CHECK_COST = 1.8;
+const LISTING_COST = 3.3;
+
+/**
+ * Whether listing a folder that holds `checked` files to check and about `others` more costs fewer bytes
+ * than checking the `checked` one by one: when the checked files are most of the folder (a first upload),
+ * not when they are a few in a big share's folder.
+ */
+export function worthListing(checked: number, others: number | undefined): boolean {
+  return others !== undefined && LISTING_COST + others + checked < CHECK_COST * checked;
+}
+
+/** Checks the files of one folder by one listing. */
+async function checkByListing(remote: Remote, dir: string, files: DataFile[], judge: (file: DataFile, size: number | null) => void): Promise<void> {
+  const sizes = await remote.sizes(dir);
+  for (const file of files) {
+    // Some servers list lazily (rclone, FIELD-NOTES): a file missing from the listing is asked for directly.
+    const listed = sizes.get(file.hash);
+    judge(file, listed ?? (await sizeOf(remote, file)));
+  }
+}
+
+/**
+ * The size of one file, by the cheapest request (a HEAD). One that is not the expected size is asked again
+ * by PROPFIND before it is believed: an application that answers HEAD without running its GET may say
+ * Content-Length 0, and every upload would then fail. What PROPFIND says is what a listing would say.
+ */
+async function sizeOf(remote: Remote, file: DataFile): Promise<number | null> {
+  const size = await remote.size(dataPath(file.hash));
+  if (size === file.size) return size;
+  const found = await remote.stat(dataPath(file.hash));
+  return found?.type === "file" ? found.size : null;
 }
 
 export interface DownloadOptions {

@@ -21,7 +21,7 @@ export interface ApacheShare {
   close(): Promise<void>;
 }
 
-export async function startApache(opts: { username: string; password: string }): Promise<ApacheShare> {
+export async function startApache(opts: { username: string; password: string; deflate?: boolean }): Promise<ApacheShare> {
   // A parent of our own: the launcher makes it traversable for www-data, which /tmp itself must not be changed to.
   const parent = mkdtempSync(join(tmpdir(), "syncd-apache-"));
   const server = await launchApache({ parent, ...opts });

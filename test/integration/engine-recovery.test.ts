@@ -60,7 +60,8 @@ describe("an interrupted run", () => {
     server.reset();
     const summary = await a.engine.sync();
     const dataPuts = server.requests.filter((r) => r.method === "PUT" && DATA.test(r.path)).length;
-    // The first verified batch (256 files) is not sent again; only the rest is.
+    // The first verified batch (whole data folders, transfer.ts uploadBatches: 256 files with these contents)
+    // is not sent again; only the rest is.
     expect(dataPuts).toBe(300 - 256);
     expect(summary).toMatchObject({ uploaded: 300, version: 1 });
     expect(a.events.some((e) => e.type === "log" && /continuing after a run that stopped in phase upload/.test(e.message))).toBe(true);

@@ -79,6 +79,8 @@ function faulty(
       const hide = ctl.hideFromList;
       return hide ? { ...listing, entries: listing.entries.filter((e) => !hide(e.name)) } : listing;
     },
+    size: (p) => inner.size(p),
+    sizes: (d) => inner.sizes(d),
     close: () => inner.close(),
   };
 }

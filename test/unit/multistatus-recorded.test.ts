@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseHttpDate } from "../../src/remote/http-date.js";
-import { childrenOf, parseMultistatus } from "../../src/remote/multistatus.js";
+import { childrenOf, memberLengths, parseMultistatus } from "../../src/remote/multistatus.js";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/dav/", import.meta.url));
 const SERVERS = readdirSync(FIXTURES, { withFileTypes: true })
@@ -54,6 +54,15 @@ describe.each(SERVERS)("%s", (server) => {
       expect(age, `${server}: ${name}`).toBeLessThan(60_000);
       expect(resource.size, name).toBeGreaterThan(0);
     }
+  });
+
+  it("memberLengths reads the same listing: every file by its real name and size, not the folder itself", () => {
+    const { body, meta } = recording(server, "propfind-depth1-folder");
+    const lengths = memberLengths(body, meta.request.url);
+    const files = childrenOf(parseMultistatus(body, meta.request.url), meta.request.url).filter((c) => c.resource.type === "file");
+    for (const { name, resource } of files) expect(lengths.get(name), name).toBe(resource.size);
+    // A folder member is left out where the server gives folders no length (lighttpd gives them 4096).
+    expect([...lengths.keys()].sort()).toEqual(server === "lighttpd" ? [...FILES, "ab"].sort() : [...FILES].sort());
   });
 
   it("a Depth 0 answer on a file and on the folder", () => {

@@ -3,7 +3,7 @@
  * multistatus-recorded.test.ts; these cases isolate each quirk.
  */
 import { describe, expect, it } from "vitest";
-import { decodePercent, hrefPath, MultistatusError, parseMultistatus } from "../../src/remote/multistatus.js";
+import { decodePercent, hrefPath, memberLengths, MultistatusError, parseMultistatus } from "../../src/remote/multistatus.js";
 
 const REQUEST = "http://127.0.0.1:8080/dav/syncd/";
 
@@ -107,5 +107,31 @@ describe("hrefPath", () => {
 
   it("decodePercent leaves what is not valid UTF-8 as it is", () => {
     expect(decodePercent("%zz%C3%28%41")).toBe("%zz%C3(A");
+  });
+});
+
+describe("memberLengths (a listing that asked for getcontentlength alone)", () => {
+  it("gives each member's length by name, without the folder itself or a member listed without a length", () => {
+    const body = multistatus(
+      [
+        // The folder: Apache and rclone put its missing getcontentlength in a 404 propstat, nginx gives an empty prop.
+        response("/dav/syncd/", "<D:getcontentlength/>", "HTTP/1.1 404 Not Found"),
+        response("/dav/syncd/a%20b", "<D:getcontentlength>5</D:getcontentlength>"),
+        response("/dav/syncd/empty", "<D:getcontentlength>0</D:getcontentlength>"),
+        response("/dav/syncd/unstated", ""),
+        response("/dav/syncd/garbled", "<D:getcontentlength>12 bytes</D:getcontentlength>"),
+        `<D:response><D:href>/dav/syncd/gone</D:href><D:status>HTTP/1.1 404 Not Found</D:status></D:response>`,
+      ].join(""),
+    );
+    expect(memberLengths(body, REQUEST)).toEqual(
+      new Map([
+        ["a b", 5],
+        ["empty", 0],
+      ]),
+    );
+  });
+
+  it("refuses an answer that is no multistatus", () => {
+    expect(() => memberLengths("<html>502 Bad Gateway</html>", REQUEST)).toThrow(MultistatusError);
   });
 });

@@ -106,6 +106,14 @@ class FakeRemote implements Remote {
     }
     return { entries, serverDate: new Date() };
   }
+  async size(path: string): Promise<number | null> {
+    this.requests++;
+    return this.files.get(norm(path))?.data.length ?? null;
+  }
+  async sizes(dir: string): Promise<Map<string, number>> {
+    const listing = await this.list(dir).catch(() => ({ entries: [] }));
+    return new Map(listing.entries.filter((e) => e.type === "file").map((e) => [e.name, e.size]));
+  }
   async close(): Promise<void> {}
 
   scratchLeft(): string[] {

@@ -89,6 +89,14 @@ class FakeRemote implements Remote {
     this.next("list", dir);
     return { entries: [], serverDate: null };
   }
+  async size(path: string): Promise<number | null> {
+    this.next("size", path);
+    return this.files.get(path)?.length ?? null;
+  }
+  async sizes(dir: string): Promise<Map<string, number>> {
+    this.next("sizes", dir);
+    return new Map();
+  }
   async close(): Promise<void> {}
 }
 
