@@ -161,13 +161,19 @@ async function loadJournaled(remote: Remote, startedFrom: VersionProbe & { kind:
   // The snapshot, and the segments after it at the same time (a new instance waits for the larger of the two).
   const file = await freshCopyFile(workDir, replicaFile);
   const location = `${remote.location}/${METADATA_DB}`;
-  const [downloaded, segments] = await Promise.all([
+  // Both are waited for before either's failure is acted on: nothing is left writing into the work folder.
+  const [snapshotResult, segmentsResult] = await Promise.allSettled([
     downloadTo(remote, METADATA_DB, file),
-    fetchSegments(remote, info, journal.snapshot.version, workDir).catch(async (err: unknown) => {
-      await removeCopy(file);
-      throw err;
-    }),
+    fetchSegments(remote, info, journal.snapshot.version, workDir),
   ]);
+  if (snapshotResult.status === "rejected" || segmentsResult.status === "rejected") {
+    if (segmentsResult.status === "fulfilled") await Promise.all(segmentsResult.value.map((s) => rm(s.file, { force: true })));
+    await removeCopy(file);
+    // A vanished segment first: it sends the reader back to version.txt (loadShare), whatever else failed.
+    throw segmentsResult.status === "rejected" ? segmentsResult.reason : (snapshotResult as PromiseRejectedResult).reason;
+  }
+  const downloaded = snapshotResult.value;
+  const segments = segmentsResult.value;
   const discard = async () => {
     await Promise.all(segments.map((s) => rm(s.file, { force: true })));
     await removeCopy(file);

@@ -25,9 +25,9 @@ export function skewedClock(offset: string): NodeJS.ProcessEnv {
   return { LD_PRELOAD: FAKETIME_LIB, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" };
 }
 
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; bin?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SYNCD_BIN, ...args], {
+    const child = spawn(process.execPath, [opts.bin ?? SYNCD_BIN, ...args], {
       cwd: opts.cwd,
       env: { ...process.env, ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],
@@ -61,12 +61,13 @@ export function makeInstance(
   name: string,
   webdav: Record<string, unknown>,
   sync: Record<string, unknown> = {},
-  opts: { env?: NodeJS.ProcessEnv } = {},
+  /** bin: another build's bin/syncd.js (an earlier commit's, format-refusal.test.ts). */
+  opts: { env?: NodeJS.ProcessEnv; bin?: string } = {},
 ): TestInstance {
   const dir = mkdtempSync(join(tmpdir(), `syncd-${name}-`));
   const configPath = join(dir, "syncd.json");
   writeFileSync(configPath, JSON.stringify({ instanceName: name, dataDir: "./data", webdav, sync }, null, 2));
-  const run = (...args: string[]) => runCli(["--config", configPath, ...args], { env: opts.env });
+  const run = (...args: string[]) => runCli(["--config", configPath, ...args], { env: opts.env, bin: opts.bin });
   const ok = async (...args: string[]) => {
     const r = await run(...args);
     if (r.code !== 0) throw new Error(`syncd ${args.join(" ")} (${name}) exited ${r.code}: ${r.stderr.trim()}`);
