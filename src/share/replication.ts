@@ -47,7 +47,9 @@ export function installTriggers(db: Database.Database): void {
   // delete triggers, which the live count needs (applyChanges replaces rows).
   db.pragma("recursive_triggers = ON");
   db.exec(`CREATE TABLE IF NOT EXISTS main.${LOCAL_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`);
-  db.exec("CREATE TEMP TABLE IF NOT EXISTS captured (t TEXT NOT NULL, k ANY, PRIMARY KEY (t, k))");
+  // k has no declared type (no affinity): a key is kept as given. (A type such as ANY would give it numeric
+  // affinity, and a text key that looks like a number, a hash of leading zeros, would come back a number.)
+  db.exec("CREATE TEMP TABLE IF NOT EXISTS captured (t TEXT NOT NULL, k, PRIMARY KEY (t, k))");
   for (const [table, { key }] of Object.entries(REPLICATED)) {
     const exists = db.prepare("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?").get(table);
     if (!exists) continue;

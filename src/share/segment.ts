@@ -84,6 +84,9 @@ export async function readSegmentFile(
       if (c === null || typeof c !== "object" || typeof c.t !== "string" || !("k" in c) || !("row" in c)) throw bad("has a malformed change");
       onChange?.(c);
     }
+  } catch (err) {
+    if (err instanceof ShareError) throw err;
+    throw bad(`does not decompress (${(err as Error).message})`);
   } finally {
     lines.close();
     source.destroy();

@@ -53,6 +53,10 @@ describe.each(shareMatrix())("a share restored from an older copy, on $name", (k
   }
 
   async function restore(copy: string): Promise<void> {
+    // rclone serves what it cached of a file it did not write itself (its size among it): a file changed behind
+    // its back is answered with the old length and the GET never ends. So on rclone the copy is put back
+    // through the server, as a user restoring over WebDAV would (everything removed, then uploaded).
+    if (kind.name === "rclone") return restoreThroughServer(copy);
     rmSync(shareDir(), { recursive: true, force: true });
     cpSync(copy, shareDir(), { recursive: true });
     // Owned by the server's user again (Apache runs as www-data), as a restore by the server's operator is.
@@ -68,6 +72,25 @@ describe.each(shareMatrix())("a share restored from an older copy, on $name", (k
     const remote = createWebdavRemote({ url: share.url, root, username: share.username, password: share.password, timeoutMs: 10_000 });
     try {
       for (let i = 0; i < 100 && !(await servesDisk(remote)); i++) await sleep(100);
+    } finally {
+      await remote.close();
+    }
+  }
+
+  async function restoreThroughServer(copy: string): Promise<void> {
+    const remote = createWebdavRemote({ url: share.url, root, username: share.username, password: share.password, timeoutMs: 10_000 });
+    try {
+      for (const e of (await remote.list("")).entries) await remote.delete(e.type === "directory" ? `${e.name}/` : e.name);
+      const upload = async (dir: string) => {
+        for (const name of readdirSync(join(copy, dir))) {
+          const path = dir ? `${dir}/${name}` : name;
+          if (statSync(join(copy, path)).isDirectory()) {
+            await remote.mkdir(path);
+            await upload(path);
+          } else await remote.put(path, readFileSync(join(copy, path)));
+        }
+      };
+      await upload("");
     } finally {
       await remote.close();
     }
