@@ -142,7 +142,10 @@ class DataFolders {
       await upload();
     } catch (err) {
       // Kind "conflict" is how WebdavRemote reports a PUT into a missing folder, whatever the server's status.
-      if (createdBefore || !isRemoteError(err, "conflict")) throw err;
+      // But when another upload made the folder while this PUT was in flight, WebdavRemote finds the folder
+      // there and reports the server's own status (nginx: 500): that PUT also deserves its second try.
+      const madeMeanwhile = !createdBefore && this.made.has(dir);
+      if (createdBefore || !isRemoteError(err) || (err.kind !== "conflict" && !madeMeanwhile)) throw err;
       await this.make(dir);
       this.opts.beforeWrite();
       await upload();
