@@ -56,7 +56,7 @@ function barReporter(stream: NodeJS.WriteStream): { onEvent: (e: SyncEvent) => v
 const PHASE_LABELS: Record<SyncPhase, string> = {
   check: "checking the share",
   lock: "taking the share's lock",
-  metadata: "reading metadata.db",
+  metadata: "reading the share's metadata",
   plan: "planning",
   upload: "uploading",
   download: "downloading",

@@ -1,8 +1,10 @@
 /**
  * One sync run, end to end (SPEC §1, §3). The order of the steps is the safety argument:
- *   local process lock → O(1) skip check → remote lease → metadata.db (verified) → plan (pure)
- *   → uploads (verified, before anything references them) → downloads (verified)
- *   → publish (re-check version.txt; temp name + move; version.txt last) → local commit → release.
+ *   local process lock → O(1) skip check → remote lease → shared metadata (the replica brought forward by
+ *   verified journal segments, share/share-access.ts) → plan (pure) → uploads (verified, before anything
+ *   references them) → downloads (verified) → publish (re-check version.txt; one segment; version.txt last,
+ *   share/publish.ts) → local commit → release.
+ * A large full reconciliation repeats plan → transfers → publish → local commit in batches (RUN_BATCH).
  * A crash between any two steps leaves the share either at the old or at the new version, and the local
  * library either before or after this run; the next run converges from wherever it stopped.
  */
@@ -32,7 +34,7 @@ import { compactionBounds, type CompactionBounds } from "../share/compaction.js"
 import { publishShare } from "../share/publish.js";
 import { loadShare, readVersion, removeCopy, type LoadedShare } from "../share/share-access.js";
 import { removeStaleUploads } from "../share/snapshot.js";
-import { headOf } from "../share/version-file.js";
+import { headOf, type VersionInfo } from "../share/version-file.js";
 import { reconcileHistory, traceLineage, type ShareLineage } from "./share-history.js";
 import { COMMITS_KEPT, type SharedRow } from "../share/shared-db.js";
 import { filesPerDataFolder } from "../share/layout.js";
@@ -48,6 +50,8 @@ export interface SyncSettings {
   maxDeletePercent: number;
   /** When the share's journal is folded into a new snapshot (tests lower it; default share/compaction.ts). */
   compaction?: Partial<CompactionBounds>;
+  /** Rows a full reconciliation takes at a time (default RUN_BATCH; tests lower it). */
+  batchSize?: number;
 }
 
 export interface SyncOptions {
@@ -93,6 +97,24 @@ const REPLICA_FILE = "share-replica.db";
 
 /** Above this many candidate rows, a full reconciliation reads both sides in one scan each. */
 const BULK_READ_THRESHOLD = 5000;
+
+/**
+ * Rows a full reconciliation plans, transfers and commits at a time (engine.ts merge): memory stays bounded
+ * whatever the library's size, and each batch is a share version of its own.
+ */
+export const RUN_BATCH = 5000;
+
+/** Compaction bounds that are never reached: for the batches of a run before its last. */
+const NEVER_COMPACT = { ratio: Infinity, minBytes: Infinity, maxSegments: Infinity };
+
+/** How a run reads the two sides, decided once for all its batches. */
+interface RunScope {
+  /** Reconcile every row (SQL picks the candidates), not only what changed since the last sync. */
+  full: boolean;
+  lineage: ShareLineage;
+  /** The share version this instance last synced (null: never). */
+  since: number | null;
+}
 
 /** Below this many deletions a run is never stopped by the maxDeletePercent guard. */
 const DELETE_GUARD_MIN = 10;
@@ -295,13 +317,53 @@ export class SyncEngine {
       });
     }
 
-    const serverNow = lease.serverNow();
-    const { actions: planned, inputs, lineage } = this.planRun(share, options);
-    let actions = planned;
-    const guard = options.allowDeletes ? null : this.deletionGuard(actions, inputs, db.liveCount());
-    if (guard) throw guard;
+    // A full reconciliation of many rows goes in batches, each published and committed locally on its own,
+    // so that memory does not grow with the library (a first sync of a million entries) and a run killed
+    // midway keeps what it finished. Until the last batch is in, the next run still reconciles in full.
+    const scope = this.scopeRun(share, options);
+    const ids = scope.full ? this.view.fullCandidates(db.file) : null;
+    const batchSize = this.settings.batchSize ?? RUN_BATCH;
+    const batches = ids && ids.length > batchSize ? chunks(ids, batchSize) : [ids];
+    if (batches.length > 1 && !options.allowDeletes) {
+      // The deletion guard weighs the whole run: every batch is planned once first, and only counted.
+      let deletions = 0;
+      for (const batch of batches) deletions += countDeletions(this.planBatch(share, scope, batch));
+      const guard = this.deletionGuard(deletions, db.liveCount());
+      if (guard) throw guard;
+    }
+    const pending: Array<() => void> = [];
+    for (const [i, batch] of batches.entries()) {
+      const step = { last: i === batches.length - 1, guard: batches.length === 1 && !options.allowDeletes };
+      pending.push(await this.commitBatch(share, record, options, lease, summary, scope, batch, step));
+    }
+    // What a batch could not do (content the server refused, data files nobody holds) is told at the end.
+    for (const report of pending) report();
+  }
 
-    // Transfers: uploads must be on the share before any metadata.db that references them is published.
+  /**
+   * One batch of a run (the whole run, but for a large full reconciliation): plan, transfers, publish, local
+   * commit. Returns what is left to report once every batch is done.
+   */
+  private async commitBatch(
+    share: LoadedShare,
+    record: RunRecord,
+    options: SyncOptions,
+    lease: RemoteLease,
+    summary: SyncSummary,
+    scope: RunScope,
+    ids: string[] | null,
+    step: { last: boolean; guard: boolean },
+  ): Promise<() => void> {
+    const { db } = share;
+    const signal = options.signal;
+    const { lineage } = scope;
+    const serverNow = lease.serverNow();
+    const { actions: planned, inputs } = this.planBatch(share, scope, ids);
+    let actions = planned;
+    const tooMany = step.guard ? this.deletionGuard(countDeletions({ actions, inputs }), db.liveCount()) : null;
+    if (tooMany) throw tooMany;
+
+    // Transfers: uploads must be on the share before any segment that references them is published.
     const toRemote: SharedRow[] = [];
     const uploads = new Map<string, DataFile>();
     const downloads = new Map<string, DataFile>();
@@ -406,11 +468,13 @@ export class SyncEngine {
           token: lease.token,
           beforeWrite,
           log: (message, data) => this.emit({ type: "log", level: "info", message, data }),
-          compaction: compactionBounds(this.settings.compaction),
+          // A compaction waits for the run's last batch: folding the journal once, not after every batch.
+          compaction: step.last ? compactionBounds(this.settings.compaction) : NEVER_COMPACT,
         },
         share,
         version,
       );
+      continueFrom(share, published);
       publishing.finish();
       reached = { ...history, sha: headOf(published) };
     } else {
@@ -420,7 +484,7 @@ export class SyncEngine {
     // Local commit, in one transaction, only after the share holds the new version.
     const applying = new PhaseProgress(this.emit, "apply", actions.length, 0);
     record.phase("apply");
-    const replacedHashes = this.applyLocally(actions, inputs, version, summary, tooLarge.any, () => {
+    const replacedHashes = this.applyLocally(actions, inputs, version, summary, tooLarge.any || !step.last, () => {
       this.view.purgeTombstones(cutoff, purgeableThrough);
       this.view.recordCommits(reached.commits, reached.forgetAfter, COMMITS_KEPT);
       this.library.setState(STATE.shareId, db.shareId);
@@ -431,16 +495,19 @@ export class SyncEngine {
     });
     applying.finish();
     for (const hash of replacedHashes) this.library.releaseBlob(hash);
-    record.finish();
+    if (step.last) record.finish();
     summary.version = version;
-    repair.throwIfIncomplete(version);
-    tooLarge.throwIfAny(version, up);
+    return () => {
+      repair.throwIfIncomplete(version);
+      tooLarge.throwIfAny(version, up);
+    };
   }
 
   /** The plan's inputs, by entry id: the candidates' local rows (with base) and share rows. */
   private collectInputs(
     share: LoadedShare,
-    since: number | null,
+    /** The candidates of a full reconciliation, or the version an incremental run reads changes since. */
+    candidates: string[] | { since: number },
     names: Map<string, string>,
     lineage: ShareLineage,
   ): Map<string, PlanInput & { row: LocalSyncRow | null }> {
@@ -462,9 +529,8 @@ export class SyncEngine {
       );
       inputs.set(id, { ...adjusted, row });
     };
-    if (since === null) {
-      // A full reconciliation: SQL finds the rows that can need anything; only those are read and planned.
-      const candidates = this.view.fullCandidates(db.file);
+    if (Array.isArray(candidates)) {
+      // A full reconciliation: SQL found the rows that can need anything; only those are read and planned.
       if (candidates.length <= BULK_READ_THRESHOLD) {
         for (const id of candidates) add(id, this.view.get(id), db.get(id));
       } else {
@@ -475,7 +541,7 @@ export class SyncEngine {
         for (const [id, state] of remoteById) if (!inputs.has(id)) add(id, null, state);
       }
     } else {
-      const remoteRows = db.changedSince(since);
+      const remoteRows = db.changedSince(candidates.since);
       const remoteById = new Map(remoteRows.map((r) => [r.id, r.state]));
       for (const row of this.view.pending()) add(row.id, row, remoteById.has(row.id) ? (remoteById.get(row.id) as EntryState) : db.get(row.id));
       for (const { id, state } of remoteRows) if (!inputs.has(id)) add(id, this.view.get(id), state);
@@ -495,13 +561,7 @@ export class SyncEngine {
   }
 
   /** SPEC §3: a run that would delete more than maxDeletePercent of the library stops (the error), unless --allow-deletes. */
-  private deletionGuard(actions: EntryAction[], inputs: Map<string, PlanInput>, remoteLive: number): ShareError | null {
-    let deletions = 0;
-    for (const a of actions) {
-      const input = inputs.get(a.id);
-      if (a.local?.deleted && input?.local && !input.local.deleted) deletions++;
-      if (a.remote?.deleted && input?.remote && !input.remote.deleted) deletions++;
-    }
+  private deletionGuard(deletions: number, remoteLive: number): ShareError | null {
     const library = Math.max(remoteLive, this.library.liveCount());
     if (deletions >= DELETE_GUARD_MIN && deletions * 100 > library * this.settings.maxDeletePercent) {
       return new ShareError(
@@ -616,6 +676,12 @@ export class SyncEngine {
    * share's history bears on them, and the pure three-way decision for each.
    */
   private planRun(share: LoadedShare, options: SyncOptions) {
+    const scope = this.scopeRun(share, options);
+    return { ...this.planBatch(share, scope, scope.full ? this.view.fullCandidates(share.db.file) : null), lineage: scope.lineage };
+  }
+
+  /** Whether the run reconciles in full, and how the share's history relates to this instance's. */
+  private scopeRun(share: LoadedShare, options: SyncOptions): RunScope {
     const { db } = share;
     const syncedVersion = this.syncedVersion();
     const view = this.view;
@@ -655,10 +721,19 @@ export class SyncEngine {
       syncedVersion < db.purgedThrough() ||
       !(Date.now() - lastSyncAt < retentionMs) ||
       this.reconcileNeeded();
+    return { full, lineage, since: syncedVersion };
+  }
+
+  /**
+   * Plans the given candidates (a full reconciliation's, or a batch of them), or, for `ids` null, what changed
+   * on either side since the last sync: the pure three-way decision for each.
+   */
+  private planBatch(share: LoadedShare, scope: RunScope, ids: string[] | null) {
+    const { db } = share;
     const planProgress = new PhaseProgress(this.emit, "plan", 1, 0);
     const names = db.instanceNames();
     names.set(this.library.instanceId, this.library.instanceName);
-    const inputs = this.collectInputs(share, full ? null : syncedVersion, names, lineage);
+    const inputs = this.collectInputs(share, ids ?? { since: scope.since ?? -1 }, names, scope.lineage);
     const actions = planEntries(inputs.values(), {
       policy: this.settings.conflictPolicy,
       instanceId: this.library.instanceId,
@@ -669,13 +744,13 @@ export class SyncEngine {
       nameOf: (id) => names.get(id) ?? id.slice(-6),
     });
     planProgress.finish();
-    return { actions, inputs, lineage };
+    return { actions, inputs };
   }
 
   /**
    * What this instance learns of the share's history in this run: the commits since the version it knew
    * (since the fork point after a rewind, forgetting what lay beyond it), and the commit it ends at. Read
-   * from the open metadata.db after this run's commit.
+   * from the shared metadata after this run's commit.
    */
   private shareHistory(share: LoadedShare, lineage: ShareLineage, version: number) {
     const { db } = share;
@@ -698,7 +773,7 @@ export class SyncEngine {
   }
 
   /**
-   * `syncd sync --dry-run`: reads version.txt and metadata.db (into a temporary folder outside the data
+   * `syncd sync --dry-run`: reads version.txt and the shared metadata (into a temporary folder outside the data
    * directory), plans, and reports. No lock, no probe, no upload, no local write: nothing changes anywhere.
    */
   private async dryRun(options: SyncOptions): Promise<SyncSummary> {
@@ -710,7 +785,7 @@ export class SyncEngine {
       const { db } = share;
       const identity = this.identityProblem(share);
       const { actions, inputs, lineage } = this.planRun(share, options);
-      const guard = options.allowDeletes ? null : (identity ?? this.deletionGuard(actions, inputs, db.liveCount()));
+      const guard = options.allowDeletes ? null : (identity ?? this.deletionGuard(countDeletions({ actions, inputs }), db.liveCount()));
       const changes: DryRunReport["changes"] = [];
       for (const action of actions) {
         const input = inputs.get(action.id);
@@ -789,4 +864,30 @@ function countAction(summary: SyncSummary, action: EntryAction, local: EntryStat
   else if (l && local && !sameContent(local, l)) summary.metadataPulled++;
   // A keep_both copy is a new entry on both sides, made from the side that lost.
   summary.uploaded += action.copies?.length ?? 0;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The deletions a plan makes on either side (of entries live there before), for the deletion guard. */
+function countDeletions({ actions, inputs }: { actions: EntryAction[]; inputs: Map<string, PlanInput> }): number {
+  let deletions = 0;
+  for (const a of actions) {
+    const input = inputs.get(a.id);
+    if (a.local?.deleted && input?.local && !input.local.deleted) deletions++;
+    if (a.remote?.deleted && input?.remote && !input.remote.deleted) deletions++;
+  }
+  return deletions;
+}
+
+/** After a batch published version `published`: the next batch starts from it, with its own pending changes. */
+function continueFrom(share: LoadedShare, published: VersionInfo): void {
+  share.startedFrom = { kind: "ok", info: published };
+  share.created = false;
+  share.repaired = null;
+  share.wholeSnapshot = false;
+  share.db.beginPending();
 }
