@@ -48,7 +48,8 @@ export interface Counted {
 }
 export interface ProxySummary extends ProxyTotals {
   methods: Record<string, Counted>;
-  kinds: Partial<Record<PathKind, Counted>>;
+  /** Per kind of path, and within it per method. */
+  kinds: Partial<Record<PathKind, Counted & { methods: Record<string, Counted> }>>;
 }
 export interface ShapingProxy {
   /** The target URL with this proxy's origin. */

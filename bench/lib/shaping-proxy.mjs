@@ -407,10 +407,14 @@ function summarise(records, totals, mark, base) {
     m.requests++;
     m.up += r.up;
     m.down += r.down;
-    const k = (out.kinds[classify(r.path, base)] ??= { requests: 0, up: 0, down: 0 });
+    const k = (out.kinds[classify(r.path, base)] ??= { requests: 0, up: 0, down: 0, methods: {} });
     k.requests++;
     k.up += r.up;
     k.down += r.down;
+    const km = (k.methods[r.method] ??= { requests: 0, up: 0, down: 0 });
+    km.requests++;
+    km.up += r.up;
+    km.down += r.down;
   }
   return out;
 }
