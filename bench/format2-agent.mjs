@@ -41,7 +41,7 @@ const entryContent = (i) => `bench entry ${i}`;
 
 const ops = {
   async build({ dataDir, name, entries, shareDir, owner, lastGcAt, dataFiles = false, orphans = 0, localBlobs = 64 }) {
-    const built = await buildSyncedLibrary({ dataDir, instanceName: name, entries, shareDir, owner, format1: true, lastGcAt: lastGcAt ?? Date.now() });
+    const built = await buildSyncedLibrary({ dataDir, instanceName: name, entries, shareDir, owner, format1: true, lastGcAt: lastGcAt ?? Date.now(), realSizes: true });
     // The data of the first entries (those the scenario edits), held locally as a synced instance holds it:
     // an instance that learns of an edit to an entry whose data it lacks would download it.
     ops.blobs({ dir: join(dataDir, "blobs"), entries: Math.min(entries, localBlobs) });

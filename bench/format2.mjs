@@ -704,6 +704,17 @@ const cleanups = [];
 let exitCode = 0;
 const builds = {};
 
+// Stopped (Ctrl-C, kill): the server, proxies and work folder go too; agents and proxies exit with us (IPC).
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, async () => {
+    log(`format 2 bench: ${sig}, cleaning up`);
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    await server?.close().catch(() => {});
+    if (env("BENCH_KEEP") !== "1") rmSync(work, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
 try {
   const wanted = env("BENCH_F2_SERVER") ?? (apacheAvailable() ? "apache" : "embedded");
   if (wanted === "apache") server = await startApache({ parent: work, username: "bench", password: "bench-secret" });

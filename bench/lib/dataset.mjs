@@ -83,7 +83,13 @@ export function treeSize(dir) {
  * for the share root) at the same version. `owner` ({uid, gid}) is who the server runs as. Returns
  * {shareId, version, metadataBytes, buildMs}.
  */
-export async function buildSyncedLibrary({ dataDir, instanceName, entries, shareDir, owner, format1 = false, lastGcAt = Date.now() }) {
+/*
+ * `realSizes`: each entry's size is that of its content "bench entry <i>" (whose SHA-256 is its hash), so
+ * that an instance given those data files (see format2-agent.mjs) finds them whole; otherwise sizes are
+ * drawn between 1 KB and 1 MB. `format1`: the share's metadata.db is written at share format 1 here
+ * (createFormat1Share), not by the build under test. `lastGcAt`: when the share last collected orphans.
+ */
+export async function buildSyncedLibrary({ dataDir, instanceName, entries, shareDir, owner, format1 = false, lastGcAt = Date.now(), realSizes = false }) {
   const t0 = performance.now();
   const library = await openLibrary(dataDir, { instanceName });
   const db = library.db;
@@ -115,7 +121,8 @@ export async function buildSyncedLibrary({ dataDir, instanceName, entries, share
       const id = newId();
       const name = `library/shelf${String(i % 1000).padStart(3, "0")}/item-${String(i).padStart(7, "0")}.pdf`;
       const hash = createHash("sha256").update(`bench entry ${i}`).digest("hex");
-      const size = Math.round(KB * 1024 ** (rand() ** 3));
+      const drawn = Math.round(KB * 1024 ** (rand() ** 3));
+      const size = realSizes ? Buffer.byteLength(`bench entry ${i}`) : drawn;
       const meta = { n: i, tags: [`t${i % 50}`], year: 1990 + (i % 35) };
       const hlc = formatHlc({ wall: wall0 + Math.floor(i / 100), counter: i % 100, node: instanceId });
       const state = { name, hash, size, meta, deleted: false, version: 1, hlc, origin: instanceId };
