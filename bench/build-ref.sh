@@ -26,5 +26,5 @@ git -C "$repo" archive "$commit" | tar -x -C "$dir"
 ln -s "$repo/node_modules" "$dir/node_modules"
 echo "building $commit in $dir …" >&2
 (cd "$dir" && node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json) >&2
-touch "$dir/.built"
+echo "$commit" > "$dir/.built"
 echo "$dir/dist"

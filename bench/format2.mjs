@@ -30,7 +30,8 @@
  * Builds: this build = BENCH_DIST or this checkout's dist/. The reference ("format 1" column), optional:
  *   BENCH_F2_REF_DIST=<dist folder>    measured in the same run
  *   BENCH_F2_REF=<commit>              built by bench/build-ref.sh (cached), then measured
- *   BENCH_F2_REF_RESULTS=<json>        figures of an earlier run (this file's output), not measured again
+ *   BENCH_F2_REF_RESULTS=<json>[,…]    figures of earlier runs (this file's output), not measured again
+ * and BENCH_F2_THIS_RESULTS=<json>[,…] the same for this build's column (the table of saved runs, merged).
  *
  * Sizes and choices (defaults in brackets; BENCH_SMOKE=1: tiny ones):
  *   BENCH_F2_FIGURES          which figures                                         [a,b,c,d,e,f,g,h,i]
@@ -213,18 +214,48 @@ async function measure(dist, which) {
       rmSync(base.dir, { recursive: true, force: true });
     }
   }
-  if (has("e")) {
-    const e = out.figures.filter((f) => f.id === "e" && f.key === "e.ms");
-    const lo = e.find((f) => f.size === Math.min(...e.map((x) => x.size)));
-    const hi = e.find((f) => f.size === Math.max(...e.map((x) => x.size)));
-    if (lo && hi && lo !== hi) fig({ id: "e", key: "e.ratio", size: `${label(hi.size)}÷${label(lo.size)}`, label: `one-edit sync on loopback: ${label(hi.size)} ÷ ${label(lo.size)}`, unit: "x", value: round(hi.value / lo.value) });
-  }
   if (has("f") || has("g")) for (const m of CFG.fileCounts) await filesGroup(dist, m, `${which}-files-${m}`, fig);
   if (has("h")) for (const n of CFG.gcSizes) await gcGroup(dist, n, `${which}-gc-${n}`, fig);
   return out;
 }
 
+/**
+ * The "this" figures of earlier runs (their JSON; several, comma-separated, are merged: e.g. a run at 100K
+ * and one at 1M), for a column that is not measured again.
+ */
+function loadResults(files) {
+  const figures = new Map();
+  const from = [];
+  let commit = null;
+  let server = null;
+  const sources = [];
+  for (const file of files.split(",").map((f) => f.trim()).filter(Boolean)) {
+    const doc = JSON.parse(readFileSync(file, "utf8"));
+    const b = doc.builds.this ?? doc.builds.reference;
+    commit ??= b.commit;
+    server ??= doc.server;
+    from.push(file);
+    sources.push({ file, machine: doc.machine, config: doc.config, notes: doc.notes, ok: doc.ok });
+    for (const f of b.figures) figures.set(`${f.key}:${f.who ?? ""}@${f.size}`, f);
+  }
+  return { commit, server, from: from.join(", "), sources, figures: [...figures.values()] };
+}
+
+/** Figures computed from others: the one-edit time at the largest size ÷ at the smallest (e). */
+function derive(figures) {
+  for (let i = figures.length - 1; i >= 0; i--) if (figures[i].key === "e.ratio") figures.splice(i, 1);
+  const e = figures.filter((f) => f.key === "e.ms" && typeof f.size === "number" && f.value !== null);
+  if (e.length < 2) return;
+  const lo = e.reduce((a, b) => (b.size < a.size ? b : a));
+  const hi = e.reduce((a, b) => (b.size > a.size ? b : a));
+  if (lo.size === hi.size) return;
+  figures.push({ id: "e", key: "e.ratio", size: `${label(hi.size)}÷${label(lo.size)}`, label: `one-edit sync on loopback: ${label(hi.size)} ÷ ${label(lo.size)}`, unit: "x", value: round(hi.value / lo.value) });
+}
+
 function gitCommitOf(dist) {
+  // A build of bench/build-ref.sh names its commit in .built.
+  const built = join(dist, "..", ".built");
+  if (existsSync(built)) return readFileSync(built, "utf8").trim().slice(0, 7) || null;
   try {
     return execFileSync("git", ["-C", resolve(dist, ".."), "rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   } catch {
@@ -343,7 +374,7 @@ async function editGroup(dist, n, base, root, fig) {
       const [ws, wt] = await counted(wl, root, () => W.call("sync"));
       const [rs, rt] = await counted(rl, root, () => R.call("sync"));
       fig({ id: "c", key: "c.ms", size: n, label: `one metadata edit at ${label(n)} through the shaped link: writer's sync, wall time`, unit: "ms", value: ws.ms, detail: `${trafficDetail(wt)}; phases ${phaseText(ws.phases)}` });
-      fig({ id: "c", key: "c.reader", size: n, label: `the same edit: reader's sync through its own shaped link, wall time`, unit: "ms", value: rs.ms, detail: `${trafficDetail(rt)}; phases ${phaseText(rs.phases)}` });
+      fig({ id: "c", key: "c.reader", size: n, label: `the same edit at ${label(n)}: reader's sync through its own shaped link, wall time`, unit: "ms", value: rs.ms, detail: `${trafficDetail(rt)}; phases ${phaseText(rs.phases)}` });
       await W.call("reopen", { url: counter.url });
       await R.call("reopen", { url: counter.url });
       await wl.close();
@@ -519,7 +550,7 @@ async function filesGroup(dist, m, root, fig) {
         if (moved !== m) throw new Error(`(f) the first ${dir}load moved ${moved} files of ${m}`);
         const { maxRssMB } = await A.call("rss");
         if (has("f")) {
-          fig({ id: "f", key: "f.rss", size: m, label: `first ${dir === "up" ? "upload" : "download"} of ${label(m)} small files: peak RSS`, unit: "MB", value: round(maxRssMB, 1), detail: `${fmt(s.ms, "ms")}; ${trafficDetail(t)}` });
+          fig({ id: "f", key: "f.rss", who: dir === "up" ? "upload" : "download", size: m, label: `first ${dir === "up" ? "upload" : "download"} of ${label(m)} small files: peak RSS`, unit: "MB", value: round(maxRssMB, 1), detail: `${fmt(s.ms, "ms")}; ${trafficDetail(t)}` });
         }
         if (dir === "up" && has("g")) {
           // The PUTs of the data files themselves (request and answer); everything else is overhead.
@@ -624,7 +655,7 @@ function tableRows() {
     }
   }
   const order = "abcdefghi";
-  const rows = [...keyed.values()].sort((x, y) => order.indexOf(x.id) - order.indexOf(y.id) || String(x.key).localeCompare(String(y.key)) || x.who.localeCompare(y.who) || sizeNum(x.size) - sizeNum(y.size));
+  const rows = [...keyed.values()].sort((x, y) => order.indexOf(x.id) - order.indexOf(y.id) || String(x.key).localeCompare(String(y.key)) || WHO.indexOf(x.who) - WHO.indexOf(y.who) || sizeNum(x.size) - sizeNum(y.size));
   return rows.map((r) => {
     const t = TARGETS[r.key];
     const applies = t && (t.at === null || t.at.includes(r.size));
@@ -653,6 +684,8 @@ function tableRows() {
   });
 }
 
+const WHO = ["", "writer", "reader", "upload", "download"];
+
 function sizeNum(s) {
   return typeof s === "number" ? s : 0;
 }
@@ -660,7 +693,7 @@ function sizeNum(s) {
 function printTable(rows) {
   const out = [];
   const refWhat = builds.reference ? `${builds.reference.commit ?? builds.reference.dist ?? builds.reference.from}` : "not measured";
-  out.push(`\nformat 2 targets (issue 13) — ${machine.date.slice(0, 10)}, ${machine.cores} × ${machine.cpu}, node ${machine.node}, server ${server?.kind ?? "none"}; link for c, d, i: ${CFG.link.upMbit}/${CFG.link.downMbit} Mbit/s, ${CFG.link.rttMs} ms RTT`);
+  out.push(`\nformat 2 targets (issue 13) — ${machine.date.slice(0, 10)}, ${machine.cores} × ${machine.cpu}, node ${machine.node}, server ${server?.kind ?? builds.this?.server ?? "none"}; link for c, d, i: ${CFG.link.upMbit}/${CFG.link.downMbit} Mbit/s, ${CFG.link.rttMs} ms RTT`);
   out.push(`reference build: ${refWhat}; this build: ${builds.this?.commit ?? builds.this?.dist ?? "not measured"}; bytes are raw socket bytes through the proxy (headers included)\n`);
   out.push(
     table(
@@ -716,13 +749,15 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 }
 
 try {
+  const measuring = !env("BENCH_F2_THIS_RESULTS") || (!env("BENCH_F2_REF_RESULTS") && (env("BENCH_F2_REF_DIST") || env("BENCH_F2_REF")));
   const wanted = env("BENCH_F2_SERVER") ?? (apacheAvailable() ? "apache" : "embedded");
-  if (wanted === "apache") server = await startApache({ parent: work, username: "bench", password: "bench-secret" });
+  if (!measuring) log("format 2 targets: the table of saved results (nothing measured)");
+  else if (wanted === "apache") server = await startApache({ parent: work, username: "bench", password: "bench-secret" });
   else {
     server = await startCountingEmbeddedShare({ dir: join(work, "embedded-share"), log: join(work, "embedded.log") });
     note("Apache is not installed (or BENCH_F2_SERVER=embedded): measured on the embedded share");
   }
-  log(`format 2 targets: ${server.kind} at ${server.url}; work folder ${work}`);
+  if (server) log(`format 2 targets: ${server.kind} at ${server.url}; work folder ${work}`);
 
   // The reference build first (its figures are the "today" column), then this one.
   let refDist = env("BENCH_F2_REF_DIST");
@@ -732,11 +767,12 @@ try {
   }
   if (env("BENCH_F2_REF_RESULTS")) {
     const doc = JSON.parse(readFileSync(env("BENCH_F2_REF_RESULTS"), "utf8"));
-    builds.reference = { ...(doc.builds.this ?? doc.builds.reference), from: env("BENCH_F2_REF_RESULTS") };
+    builds.reference = loadResults(env("BENCH_F2_REF_RESULTS"));
   } else if (refDist) {
     builds.reference = await measure(resolve(refDist), "reference");
   }
-  builds.this = await measure(THIS_DIST, "this");
+  builds.this = env("BENCH_F2_THIS_RESULTS") ? loadResults(env("BENCH_F2_THIS_RESULTS")) : await measure(THIS_DIST, "this");
+  for (const b of Object.values(builds)) derive(b.figures);
 } catch (err) {
   exitCode = 1;
   log(`format 2 bench failed: ${err.stack ?? err}`);
