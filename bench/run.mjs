@@ -20,7 +20,10 @@
  *   BENCH_BIG_MB         the big file, MB                             [1024]
  *   BENCH_BIG_RUNS       repetitions of the big file up and down      [2]
  *   BENCH_CONVERGE_INSTANCES / _OPS / _RUNS / _POLICY                  [10 / 1000 / 3 / newest]
- *   BENCH_SCENARIOS      which scenarios to run, e.g. "1,4"           [1,2,3,4,5,6,7]
+ *   BENCH_SCENARIOS      which scenarios to run, e.g. "1,4"           [1,2,3,4,5,6,7,8]
+ *   scenario 8 ("format 2 targets", issue 13) is bench/format2.mjs, run as a child process; its own
+ *   variables (BENCH_F2_*, BENCH_DIST for the build under test, BENCH_F2_REF* for the reference) are
+ *   documented there, and its table is printed after this one.
  *   BENCH_RCLONE=0       leave rclone out (the comparisons of 2 and 3 are then skipped)
  *   BENCH_RESULTS        where to write the JSON                      [bench/results.json]
  *   BENCH_WORKDIR        parent of the temporary work folder          [os.tmpdir()]
@@ -75,10 +78,11 @@ const CFG = {
   convergeOps: num("BENCH_CONVERGE_OPS", 1000, 40),
   convergeRuns: num("BENCH_CONVERGE_RUNS", 3, 1),
   convergePolicy: process.env.BENCH_CONVERGE_POLICY || "newest",
-  scenarios: new Set(list("BENCH_SCENARIOS", ["1", "2", "3", "4", "5", "6", "7"], ["1", "2", "3", "4", "5", "6", "7"])),
+  scenarios: new Set(list("BENCH_SCENARIOS", ["1", "2", "3", "4", "5", "6", "7", "8"], ["1", "2", "3", "4", "5", "6", "7", "8"])),
 };
 const OUT = process.env.BENCH_RESULTS || fileURLToPath(new URL("./results.json", import.meta.url));
 const CHILD = fileURLToPath(new URL("./child.mjs", import.meta.url));
+const FORMAT2 = fileURLToPath(new URL("./format2.mjs", import.meta.url));
 /** Node flags of the installed command (bin/syncd.js's shebang line): children measure what users run. */
 const NODE_FLAGS = (readFileSync(new URL("../bin/syncd.js", import.meta.url), "utf8").split("\n")[0].match(/\bnode\b(.*)$/)?.[1] ?? "")
   .split(/\s+/)
@@ -90,6 +94,7 @@ const results = []; // table rows
 const targets = []; // target checks
 const notes = []; // skipped parts and other remarks
 const retried = []; // requests the Remote's retry layer repeated (transient failures), from every instance
+let format2 = null; // scenario 8: {doc, table}
 const log = (msg) => process.stderr.write(`${msg}\n`);
 const note = (msg) => {
   notes.push(msg);
@@ -218,6 +223,8 @@ try {
   if (run(6) && apache) await bigFile();
   // 7 ----------------------------------------------------------------------------------------------------
   if (run(7)) await convergence();
+  // 8 ----------------------------------------------------------------------------------------------------
+  if (run(8)) await format2Targets();
 } catch (err) {
   exitCode = 1;
   log(`bench failed: ${err.stack ?? err}`);
@@ -229,7 +236,7 @@ try {
 if (retried.length > 0) note(`${retried.length} request(s) failed transiently and were retried by the Remote's retry layer (remote/retry.ts), included in the times: ${[...new Set(retried)].slice(0, 5).join("; ")}`);
 machine.loadavgAtEnd = loadavg().map((x) => round(x));
 machine.totalMinutes = round((performance.now() - started) / 60000);
-const doc = { machine, config: { ...CFG, scenarios: [...CFG.scenarios] }, ok: exitCode === 0, notes, targets, results };
+const doc = { machine, config: { ...CFG, scenarios: [...CFG.scenarios] }, ok: exitCode === 0, notes, targets, results, ...(format2 ? { format2: format2.doc } : {}) };
 writeFileSync(OUT, JSON.stringify(doc, null, 2) + "\n");
 printTables();
 log(`\nwrote ${OUT} (${machine.totalMinutes} min)`);
@@ -672,6 +679,30 @@ function allEqual(insts) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Scenario 8: the targets of issue 13 (share format 2), bench/format2.mjs in a process of its own (it starts
+// its own Apache and loads the build under test, BENCH_DIST or dist/, in processes of its own).
+
+async function format2Targets() {
+  const out = join(work, "format2.json");
+  const res = await new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [FORMAT2], { env: { ...process.env, BENCH_F2_RESULTS: out, BENCH_WORKDIR: work }, stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.on("error", reject);
+    p.on("exit", (code) => resolve({ code, stdout }));
+  });
+  if (res.code !== 0) throw new Error(`scenario 8 (bench/format2.mjs) exited with ${res.code}`);
+  const f2 = JSON.parse(readFileSync(out, "utf8"));
+  format2 = { doc: f2, table: res.stdout };
+  for (const r of f2.table) {
+    if (r.verdict === "info") continue;
+    const value = r.this === null ? (r.thisNote ?? "not measured") : `${r.this}${r.unit ? ` ${r.unit}` : ""}`;
+    target({ id: "8", target: `${r.label}: ${r.target}`, measured: value, met: r.verdict === "met" ? true : r.verdict.startsWith("missed") || r.verdict === "MISSED" ? false : null });
+  }
+  for (const n of f2.notes) note(`scenario 8: ${n}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 
 function printTables() {
   const out = [];
@@ -694,5 +725,6 @@ function printTables() {
   out.push("");
   out.push(table(["#", "target", "server", "measured", "met"], targets.map((t) => [t.id, t.target, t.server ?? "", t.measured, t.met === null ? "n/a" : t.met ? "yes" : "**no**"])));
   if (notes.length) out.push("\n" + notes.map((n) => `- ${n}`).join("\n"));
+  if (format2) out.push(`\n## 8. ${format2.table.trim()}`);
   console.log(out.join("\n"));
 }

@@ -15,10 +15,14 @@ import { createHash, randomBytes } from "node:crypto";
 import { chownSync, createReadStream, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { monotonicFactory } from "ulidx";
-import { openLibrary } from "../../dist/store/library.js";
-import { SharedDb } from "../../dist/share/shared-db.js";
-import { formatHlc } from "../../dist/sync/hlc.js";
+import { fromDist, fromDistIfAny } from "./dist.mjs";
 import { seededRandom } from "./prng.mjs";
+
+// The build under test: this checkout's dist/, or BENCH_DIST's (dist.mjs).
+const { openLibrary } = await fromDist("store/library.js");
+// src/share/ since share format 2; src/sync/ in builds before it.
+const { SharedDb } = (await fromDistIfAny("share/shared-db.js")) ?? (await fromDist("sync/shared-db.js"));
+const { formatHlc } = await fromDist("sync/hlc.js");
 
 const KB = 1024;
 
@@ -80,7 +84,13 @@ export function treeSize(dir) {
  * for the share root) at the same version. `owner` ({uid, gid}) is who the server runs as. Returns
  * {shareId, version, metadataBytes, buildMs}.
  */
-export async function buildSyncedLibrary({ dataDir, instanceName, entries, shareDir, owner }) {
+/*
+ * `realSizes`: each entry's size is that of its content "bench entry <i>" (whose SHA-256 is its hash), so
+ * that an instance given those data files (see format2-agent.mjs) finds them whole; otherwise sizes are
+ * drawn between 1 KB and 1 MB. `format1`: the share's metadata.db is written at share format 1 here
+ * (createFormat1Share), not by the build under test. `lastGcAt`: when the share last collected orphans.
+ */
+export async function buildSyncedLibrary({ dataDir, instanceName, entries, shareDir, owner, format1 = false, lastGcAt = Date.now(), realSizes = false }) {
   const t0 = performance.now();
   const library = await openLibrary(dataDir, { instanceName });
   const db = library.db;
@@ -115,7 +125,8 @@ export async function buildSyncedLibrary({ dataDir, instanceName, entries, share
       const id = newId();
       const name = `library/shelf${String(i % 1000).padStart(3, "0")}/item-${String(i).padStart(7, "0")}.pdf`;
       const hash = createHash("sha256").update(`bench entry ${i}`).digest("hex");
-      const size = Math.round(KB * 1024 ** (rand() ** 3));
+      const drawn = Math.round(KB * 1024 ** (rand() ** 3));
+      const size = realSizes ? Buffer.byteLength(`bench entry ${i}`) : drawn;
       const meta = { n: i, tags: [`t${i % 50}`], year: 1990 + (i % 35) };
       const hlc = formatHlc({ wall: wall0 + Math.floor(i / 100), counter: i % 100, node: instanceId });
       const state = { name, hash, size, meta, deleted: false, version: 1, hlc, origin: instanceId };
@@ -138,7 +149,8 @@ export async function buildSyncedLibrary({ dataDir, instanceName, entries, share
   mkdirSync(shareDir, { recursive: true });
   t = performance.now();
   const tmp = join(dataDir, "bench-metadata.db");
-  SharedDb.create(tmp, shareId).close();
+  if (format1) createFormat1Share(tmp, shareId);
+  else SharedDb.create(tmp, shareId).close();
   const shared = new Database(tmp);
   shared.pragma("cache_size = -1000000");
   shared.exec(`ATTACH DATABASE '${join(dataDir, "library.db").replaceAll("'", "''")}' AS lib`);
@@ -151,7 +163,7 @@ export async function buildSyncedLibrary({ dataDir, instanceName, entries, share
     shared.prepare("INSERT INTO instances (id, name, last_seen) VALUES (?, ?, ?)").run(instanceId, instanceName, Date.now());
     shared.prepare("UPDATE share SET value = '1' WHERE key = 'version'").run();
     // A share that collected its orphans recently (they are collected once a day): no run here does it.
-    shared.prepare("INSERT INTO share (key, value) VALUES ('last_gc_at', ?)").run(String(Date.now()));
+    shared.prepare("INSERT INTO share (key, value) VALUES ('last_gc_at', ?)").run(String(lastGcAt));
   })();
   shared.exec("DETACH DATABASE lib");
   shared.close();
@@ -170,6 +182,40 @@ export async function buildSyncedLibrary({ dataDir, instanceName, entries, share
   library.close();
   timings.finishMs = performance.now() - t;
   return { shareId, version: 1, metadataBytes, buildMs: performance.now() - t0, timings };
+}
+
+/**
+ * An empty metadata.db of share format 1 (SPEC §3; src/sync/shared-db.ts at format 1), written here rather
+ * than by the build under test, so that every build starts from the same format-1 share (a format-2 build
+ * upgrades it in place on its first write, as it does a user's share).
+ */
+export const FORMAT1_SCHEMA = `
+  CREATE TABLE share (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TABLE instances (id TEXT PRIMARY KEY, name TEXT NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE entries (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, meta TEXT NOT NULL,
+    version INTEGER NOT NULL, deleted INTEGER NOT NULL, hlc TEXT NOT NULL, origin TEXT NOT NULL, rev INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX entries_rev ON entries(rev);
+  CREATE INDEX entries_hash ON entries(hash);
+  CREATE TABLE IF NOT EXISTS commits (id TEXT PRIMARY KEY, version INTEGER NOT NULL, instance TEXT NOT NULL, at INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS version_times (version INTEGER PRIMARY KEY, server_at INTEGER NOT NULL);
+`;
+
+export function createFormat1Share(file, shareId) {
+  const db = new Database(file);
+  db.pragma("journal_mode = DELETE");
+  db.pragma(`application_id = ${0x53594e44}`);
+  db.pragma("user_version = 1");
+  db.exec(FORMAT1_SCHEMA);
+  const put = db.prepare("INSERT INTO share (key, value) VALUES (?, ?)");
+  db.transaction(() => {
+    put.run("share_id", shareId);
+    put.run("version", "0");
+    put.run("created_at", String(Date.now()));
+    put.run("purged_through_rev", "0");
+  })();
+  db.close();
 }
 
 export async function sha256File(file) {

@@ -6,11 +6,14 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import * as open from "../../dist/remote/open.js";
-import { syncSchema } from "../../dist/config/schema.js";
-import { createWebdavRemote } from "../../dist/remote/webdav-remote.js";
-import { openLibrary } from "../../dist/store/library.js";
-import { SyncEngine } from "../../dist/sync/engine.js";
+import { fromDist } from "./dist.mjs";
+
+// The build under test: this checkout's dist/, or BENCH_DIST's (dist.mjs).
+const open = await fromDist("remote/open.js");
+const { syncSchema } = await fromDist("config/schema.js");
+const { createWebdavRemote } = await fromDist("remote/webdav-remote.js");
+const { openLibrary } = await fromDist("store/library.js");
+const { SyncEngine } = await fromDist("sync/engine.js");
 
 /** syncd's defaults (SPEC §4), from the config schema itself; scenarios override what they need. */
 export const DEFAULT_SETTINGS = syncSchema.parse({});
@@ -40,7 +43,11 @@ export class PhaseClock {
   }
 }
 
-export async function openInstance({ dataDir, name, server, root, settings = {}, timeoutMs = 120_000 }) {
+/**
+ * `engineOptions`: the engine's options (EngineOptions), e.g. a stable `shareKey` under which the one-time
+ * capability probe is recorded when the same share is reached through several URLs (proxies).
+ */
+export async function openInstance({ dataDir, name, server, root, settings = {}, timeoutMs = 120_000, engineOptions = {} }) {
   const library = await openLibrary(dataDir, { instanceName: name });
   const webdav = createWebdavRemote({
     url: server.url,
@@ -57,7 +64,7 @@ export async function openInstance({ dataDir, name, server, root, settings = {},
       ? open.retrying(webdav, { sync: { lockTtlSeconds } }, { onRetry: (r) => retries.push(`${r.op} ${r.error.message}`) })
       : webdav;
   const clock = new PhaseClock();
-  const engine = new SyncEngine(library, remote, { ...DEFAULT_SETTINGS, ...settings }, clock.listener);
+  const engine = new SyncEngine(library, remote, { ...DEFAULT_SETTINGS, ...settings }, clock.listener, engineOptions);
   return {
     library,
     remote,

@@ -67,6 +67,12 @@ describe("bench/run.mjs at smoke sizes", () => {
       expect(r.runs).toBeGreaterThanOrEqual(1);
       for (const v of [r.median, r.min, r.max]) if (v !== undefined && v !== null) expect(Number.isFinite(v)).toBe(true);
     }
+    // Scenario 8 (bench/format2.mjs, issue 13's targets): its table, and each of its figures measured.
+    expect(stdout).toContain("format 2 targets");
+    const f2 = (doc as unknown as { format2?: { ok: boolean; table: Array<{ figure: string; this: number | null }> } }).format2;
+    expect(f2?.ok).toBe(true);
+    expect(new Set(f2?.table.map((r) => r.figure))).toEqual(new Set(["a", "b", "c", "d", "e", "f", "g", "h", "i"]));
+    for (const r of f2?.table ?? []) expect(typeof r.this === "number" && Number.isFinite(r.this), JSON.stringify(r)).toBe(true);
     expect(doc.targets.length).toBeGreaterThan(0);
     for (const t of doc.targets) expect([true, false, null]).toContain(t.met);
   }, 120_000);

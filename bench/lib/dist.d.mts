@@ -1,0 +1,3 @@
+export const DIST_URL: URL;
+export function fromDist(path: string): Promise<any>;
+export function fromDistIfAny(path: string): Promise<any | null>;
