@@ -34,7 +34,7 @@ const SEED = Number(process.env.SYNCD_KILL_SEED ?? 4242);
 const TTL_SECONDS = 5;
 const INSTANCES = ["k1", "k2", "k3"];
 /** The CLI's progress lines (src/cli/progress.ts) that start each phase a kill may aim at. */
-const KILL_PHASES = ["taking the share's lock", "reading metadata.db", "planning", "uploading", "downloading", "publishing", "updating the local library"];
+const KILL_PHASES = ["taking the share's lock", "reading the share's metadata", "planning", "uploading", "downloading", "publishing", "updating the local library"];
 
 let server: DavServer;
 /** Folders this file creates (instances' data: a few hundred MB of random files), removed at the end. */
