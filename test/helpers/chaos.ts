@@ -75,8 +75,8 @@ export interface SpawnedCli {
 }
 
 /** Starts `syncd …` as a child process; it is SIGKILLed (and reported as timed out) after `deadlineMs`. */
-export function spawnCli(args: string[], deadlineMs: number): SpawnedCli {
-  const child = spawn(process.execPath, [SYNCD_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+export function spawnCli(args: string[], deadlineMs: number, env: NodeJS.ProcessEnv = {}): SpawnedCli {
+  const child = spawn(process.execPath, [SYNCD_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "";
   let stderr = "";
   let timedOut = false;

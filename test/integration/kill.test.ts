@@ -135,7 +135,9 @@ async function randomKills(server: TestShare): Promise<void> {
         }
       });
       const started = Date.now();
-      const run = spawnCli(["--config", i.configPath, "sync", "--json"], 90_000);
+      // The first instance folds the journal into a new snapshot after nearly every commit of its own
+      // (share/compaction.ts), so that kills aimed at its publishing land in every step of a compaction too.
+      const run = spawnCli(["--config", i.configPath, "sync", "--json"], 90_000, i === insts[0] ? { SYNCD_COMPACT_MAX_SEGMENTS: "1" } : {});
       // Aim: a random moment after start (start-up, the skip check, the lock), or a moment just after the
       // run reports entering a chosen phase (the CLI prints one line per phase on stderr).
       let timer: NodeJS.Timeout | undefined;
