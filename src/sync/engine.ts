@@ -8,34 +8,37 @@
  * A crash between any two steps leaves the share either at the old or at the new version, and the local
  * library either before or after this run; the next run converges from wherever it stopped.
  */
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ulid } from "ulidx";
 import { errorMessage, ShareError, SyncdError } from "../errors.js";
-import { sameContent, type EntryState } from "../model/entry.js";
+import type { EntryState } from "../model/entry.js";
 import { RemoteLease } from "../remote/lease.js";
 import { ensureProbed } from "../remote/probe.js";
 import { stopRequestsOn } from "../remote/stop.js";
 import type { Remote } from "../remote/remote.js";
 import { countOpenConflicts } from "../store/conflicts.js";
 import type { Library } from "../store/library.js";
-import { emptySummary, PhaseProgress, type DryRunReport, type SyncEventListener, type SyncSummary } from "./events.js";
-import { LocalSyncView, type LocalSyncRow } from "./local-sync.js";
+import { dryRun } from "./dry-run.js";
+import { emptySummary, PhaseProgress, type SyncEventListener, type SyncSummary } from "./events.js";
+import { LocalSyncView } from "./local-sync.js";
 import { collectGarbage, collectOrphans, cutoffStamp, gcDue, versionTimeStep } from "./maintenance.js";
 import { acquireLocalLock } from "./local-lock.js";
-import { DEFAULT_MAX_DRIFT_MS, describeDrift, describeOwnSkew, type ClockWarning } from "./hlc.js";
+import { DEFAULT_MAX_DRIFT_MS, describeOwnSkew } from "./hlc.js";
 import { PublishJournal, type JournalEntry } from "./publish-journal.js";
 import { RefusedUploads } from "./refused-uploads.js";
 import { RunRecord } from "./run-record.js";
-import { planEntries, type ConflictPolicy, type EntryAction, type PlanInput } from "./plan.js";
+import type { ConflictPolicy, EntryAction, PlanInput } from "./plan.js";
+import { countDeletions, RunPlanner, type PlanInputs, type RunScope } from "./run-planner.js";
+import { countAction, sum } from "./summary-counts.js";
+import { STATE } from "./sync-state.js";
 import { compactionBounds, type CompactionBounds } from "../share/compaction.js";
 import { publishShare } from "../share/publish.js";
 import { loadShare, readVersion, removeCopy, type LoadedShare } from "../share/share-access.js";
 import { removeStaleUploads } from "../share/snapshot.js";
 import { headOf, type VersionInfo } from "../share/version-file.js";
-import { reconcileHistory, traceLineage, type ShareLineage } from "./share-history.js";
+import type { ShareLineage } from "./share-history.js";
 import { COMMITS_KEPT, type SharedRow } from "../share/shared-db.js";
 import { filesPerDataFolder } from "../share/layout.js";
 import { DataRepair } from "./repair.js";
@@ -78,25 +81,8 @@ export interface SyncStatusReport {
   conflicts: number;
 }
 
-/** Keys of the local state table that the engine owns. */
-const STATE = {
-  shareId: "share_id",
-  syncedVersion: "synced_version",
-  lastSyncAt: "last_sync_at",
-  lastError: "last_error",
-  /** "1": a run had to leave a row of the share out (see applyLocally); the next run reconciles in full. */
-  reconcile: "reconcile_needed",
-  /** The share's commit id at syncedVersion, and version.txt's checksum then: a share that went back in time
-   * and was written again up to the same version number is told apart by these (share-history.ts). */
-  syncedCommit: "synced_commit",
-  syncedSha: "synced_sha",
-} as const;
-
 /** This instance's replica of the share's metadata, in its data directory (share/share-access.ts). */
 const REPLICA_FILE = "share-replica.db";
-
-/** Above this many candidate rows, a full reconciliation reads both sides in one scan each. */
-const BULK_READ_THRESHOLD = 5000;
 
 /**
  * Rows a full reconciliation plans, transfers and commits at a time (engine.ts merge): memory stays bounded
@@ -106,18 +92,6 @@ export const RUN_BATCH = 5000;
 
 /** Compaction bounds that are never reached: for the batches of a run before its last. */
 const NEVER_COMPACT = { ratio: Infinity, minBytes: Infinity, maxSegments: Infinity };
-
-/** How a run reads the two sides, decided once for all its batches. */
-interface RunScope {
-  /** Reconcile every row (SQL picks the candidates), not only what changed since the last sync. */
-  full: boolean;
-  lineage: ShareLineage;
-  /** The share version this instance last synced (null: never). */
-  since: number | null;
-}
-
-/** Below this many deletions a run is never stopped by the maxDeletePercent guard. */
-const DELETE_GUARD_MIN = 10;
 
 export interface EngineOptions {
   /**
@@ -130,6 +104,7 @@ export interface EngineOptions {
 export class SyncEngine {
   private readonly view: LocalSyncView;
   private readonly journal: PublishJournal;
+  private readonly planner: RunPlanner;
 
   constructor(
     private readonly library: Library,
@@ -140,6 +115,7 @@ export class SyncEngine {
   ) {
     this.view = new LocalSyncView(library.db);
     this.journal = new PublishJournal(library.db, this.view);
+    this.planner = new RunPlanner(library, this.view, settings, emit, remote.location);
   }
 
   /** `syncd status`: what the O(1) check sees. A share that cannot be read leaves syncNeeded unknown (null). */
@@ -174,7 +150,7 @@ export class SyncEngine {
       // SPEC §1's order: the local lock first, so that a manual run and the daemon never interleave even
       // their checks; then the O(1) skip check (one indexed COUNT, one GET), which ends a run with nothing to do.
       if (options.dryRun) {
-        const summary = await stopRequestsOn(options.signal, () => this.dryRun(options));
+        const summary = await stopRequestsOn(options.signal, () => dryRun(this.remote, this.library, this.planner, options, (share) => this.identityProblem(share)));
         summary.durationMs = Date.now() - started;
         this.emit({ type: "sync.completed", summary });
         return summary;
@@ -320,15 +296,15 @@ export class SyncEngine {
     // A full reconciliation of many rows goes in batches, each published and committed locally on its own,
     // so that memory does not grow with the library (a first sync of a million entries) and a run killed
     // midway keeps what it finished. Until the last batch is in, the next run still reconciles in full.
-    const scope = this.scopeRun(share, options);
+    const scope = this.planner.scope(share, options);
     const ids = scope.full ? this.view.fullCandidates(db.file) : null;
     const batchSize = this.settings.batchSize ?? RUN_BATCH;
     const batches = ids && ids.length > batchSize ? chunks(ids, batchSize) : [ids];
     if (batches.length > 1 && !options.allowDeletes) {
       // The deletion guard weighs the whole run: every batch is planned once first, and only counted.
       let deletions = 0;
-      for (const batch of batches) deletions += countDeletions(this.planBatch(share, scope, batch));
-      const guard = this.deletionGuard(deletions, db.liveCount());
+      for (const batch of batches) deletions += countDeletions(this.planner.plan(share, scope, batch));
+      const guard = this.planner.deletionGuard(deletions, db.liveCount());
       if (guard) throw guard;
     }
     const pending: Array<() => void> = [];
@@ -358,9 +334,9 @@ export class SyncEngine {
     const signal = options.signal;
     const { lineage } = scope;
     const serverNow = lease.serverNow();
-    const { actions: planned, inputs } = this.planBatch(share, scope, ids);
+    const { actions: planned, inputs } = this.planner.plan(share, scope, ids);
     let actions = planned;
-    const tooMany = step.guard ? this.deletionGuard(countDeletions({ actions, inputs }), db.liveCount()) : null;
+    const tooMany = step.guard ? this.planner.deletionGuard(countDeletions({ actions, inputs }), db.liveCount()) : null;
     if (tooMany) throw tooMany;
 
     // Transfers: uploads must be on the share before any segment that references them is published.
@@ -503,79 +479,10 @@ export class SyncEngine {
     };
   }
 
-  /** The plan's inputs, by entry id: the candidates' local rows (with base) and share rows. */
-  private collectInputs(
-    share: LoadedShare,
-    /** The candidates of a full reconciliation, or the version an incremental run reads changes since. */
-    candidates: string[] | { since: number },
-    names: Map<string, string>,
-    lineage: ShareLineage,
-  ): Map<string, PlanInput & { row: LocalSyncRow | null }> {
-    const { db } = share;
-    const inputs = new Map<string, PlanInput & { row: LocalSyncRow | null }>();
-    const history = { lineage, purgedThrough: db.purgedThrough(), instanceId: this.library.instanceId };
-    const add = (id: string, row: LocalSyncRow | null, remote: EntryState | null) => {
-      const input: PlanInput = { id, local: row?.state ?? null, base: row?.base ?? null, remote, pending: row?.status === "pending" };
-      // Never read the share's losses as changes: a share that went back in time, or a row a purge cannot
-      // have removed (share-history.ts). The lookups run only where they can matter.
-      const adjusted = reconcileHistory(
-        input,
-        {
-          remoteRev: remote && lineage.rewound ? db.revOf(id) : null,
-          syncedRev: row?.syncedRev ?? null,
-          purgedHlc: !row && remote && !remote.deleted ? this.view.purgedStamp(id) : null,
-        },
-        history,
-      );
-      inputs.set(id, { ...adjusted, row });
-    };
-    if (Array.isArray(candidates)) {
-      // A full reconciliation: SQL found the rows that can need anything; only those are read and planned.
-      if (candidates.length <= BULK_READ_THRESHOLD) {
-        for (const id of candidates) add(id, this.view.get(id), db.get(id));
-      } else {
-        // Most rows (a first sync): one scan of each side beats a lookup per row.
-        const wanted = new Set(candidates);
-        const remoteById = new Map(db.changedSince(-1).filter((r) => wanted.has(r.id)).map((r) => [r.id, r.state]));
-        for (const row of this.view.all()) if (wanted.has(row.id)) add(row.id, row, remoteById.get(row.id) ?? null);
-        for (const [id, state] of remoteById) if (!inputs.has(id)) add(id, null, state);
-      }
-    } else {
-      const remoteRows = db.changedSince(candidates.since);
-      const remoteById = new Map(remoteRows.map((r) => [r.id, r.state]));
-      for (const row of this.view.pending()) add(row.id, row, remoteById.has(row.id) ? (remoteById.get(row.id) as EntryState) : db.get(row.id));
-      for (const { id, state } of remoteRows) if (!inputs.has(id)) add(id, this.view.get(id), state);
-    }
-    // A stamp too far ahead of our clock is clamped by the HLC; say once per instance which one it was.
-    const warned = new Set<string>();
-    const onDrift = (w: ClockWarning) => {
-      // A stamp ahead of *our* clock only because our clock is behind the server's is our fault, already
-      // reported (warnOwnClock): blame the other instance only if its stamp is ahead of the server's clock too.
-      if (this.ownSkewMs !== null && w.aheadMs + this.ownSkewMs <= DEFAULT_MAX_DRIFT_MS) return;
-      if (warned.has(w.node)) return;
-      warned.add(w.node);
-      this.emit({ type: "log", level: "warn", message: describeDrift(w, names.get(w.node)), data: { instanceId: w.node, aheadMs: w.aheadMs } });
-    };
-    for (const input of inputs.values()) if (input.remote) this.library.clock.receive(input.remote.hlc, onDrift);
-    return inputs;
-  }
-
-  /** SPEC §3: a run that would delete more than maxDeletePercent of the library stops (the error), unless --allow-deletes. */
-  private deletionGuard(deletions: number, remoteLive: number): ShareError | null {
-    const library = Math.max(remoteLive, this.library.liveCount());
-    if (deletions >= DELETE_GUARD_MIN && deletions * 100 > library * this.settings.maxDeletePercent) {
-      return new ShareError(
-        "too-many-deletions",
-        `This sync would delete ${deletions} of ${library} entries, more than sync.maxDeletePercent (${this.settings.maxDeletePercent}%); nothing was changed. See what it would delete with "syncd sync --dry-run", and run "syncd sync --allow-deletes" if that is intended.`,
-      );
-    }
-    return null;
-  }
-
   /** Applies the plan to the local library; returns the content hashes the run stopped referencing. */
   private applyLocally(
     actions: EntryAction[],
-    inputs: Map<string, PlanInput & { row: LocalSyncRow | null }>,
+    inputs: PlanInputs,
     version: number,
     summary: SyncSummary,
     /** Some planned actions were left out (refused uploads): the next run reconciles in full to find them. */
@@ -672,82 +579,6 @@ export class SyncEngine {
   }
 
   /**
-   * Reads both sides and plans: which rows to consider (everything on a full reconciliation), how the
-   * share's history bears on them, and the pure three-way decision for each.
-   */
-  private planRun(share: LoadedShare, options: SyncOptions) {
-    const scope = this.scopeRun(share, options);
-    return { ...this.planBatch(share, scope, scope.full ? this.view.fullCandidates(share.db.file) : null), lineage: scope.lineage };
-  }
-
-  /** Whether the run reconciles in full, and how the share's history relates to this instance's. */
-  private scopeRun(share: LoadedShare, options: SyncOptions): RunScope {
-    const { db } = share;
-    const syncedVersion = this.syncedVersion();
-    const view = this.view;
-    const lineage = traceLineage({
-      syncedVersion,
-      syncedCommit: this.library.getState(STATE.syncedCommit) || null,
-      shareVersion: db.version,
-      shareCommitAt: (v) => db.commitAt(v),
-      shareLogStart: db.logStart(),
-      known: { [Symbol.iterator]: () => view.knownCommits()[Symbol.iterator]() },
-    });
-    if (lineage.rewound) {
-      this.emit({
-        type: "log",
-        level: "warn",
-        message:
-          `The share at ${this.remote.location} went back in time (version ${db.version}; this instance last synced version ${syncedVersion}): ` +
-          "it was probably restored from an older copy. Nothing missing or older there is taken as a deletion or an edit; this instance's newer state is written back.",
-        data: { shareVersion: db.version, syncedVersion, forkPoint: lineage.forkPoint },
-      });
-    }
-    // Candidates: everything changed here since the last sync, and everything the share changed since then.
-    // A first sync, a share that went back in time, a purge of tombstones this instance has not seen, or a
-    // last sync older than the tombstone window reconciles everything.
-    const lastSyncAt = Date.parse(this.library.getState(STATE.lastSyncAt) ?? "");
-    const retentionMs = this.settings.tombstoneRetentionDays * 86_400_000;
-    // The same version with other bytes than this instance synced: rewritten in place (a repair, or a writer
-    // that is not syncd). What changed cannot be told from the rows' revs: look at everything.
-    const recordedSha = this.library.getState(STATE.syncedSha) || null;
-    const rewritten =
-      recordedSha !== null && db.version === syncedVersion && share.startedFrom.kind === "ok" && headOf(share.startedFrom.info) !== recordedSha;
-    const full =
-      (options.force ?? false) ||
-      syncedVersion === null ||
-      lineage.rewound ||
-      rewritten ||
-      syncedVersion < db.purgedThrough() ||
-      !(Date.now() - lastSyncAt < retentionMs) ||
-      this.reconcileNeeded();
-    return { full, lineage, since: syncedVersion };
-  }
-
-  /**
-   * Plans the given candidates (a full reconciliation's, or a batch of them), or, for `ids` null, what changed
-   * on either side since the last sync: the pure three-way decision for each.
-   */
-  private planBatch(share: LoadedShare, scope: RunScope, ids: string[] | null) {
-    const { db } = share;
-    const planProgress = new PhaseProgress(this.emit, "plan", 1, 0);
-    const names = db.instanceNames();
-    names.set(this.library.instanceId, this.library.instanceName);
-    const inputs = this.collectInputs(share, ids ?? { since: scope.since ?? -1 }, names, scope.lineage);
-    const actions = planEntries(inputs.values(), {
-      policy: this.settings.conflictPolicy,
-      instanceId: this.library.instanceId,
-      instanceName: this.library.instanceName,
-      stamp: () => this.library.clock.tick(),
-      newId: () => ulid(),
-      now: Date.now(),
-      nameOf: (id) => names.get(id) ?? id.slice(-6),
-    });
-    planProgress.finish();
-    return { actions, inputs };
-  }
-
-  /**
    * What this instance learns of the share's history in this run: the commits since the version it knew
    * (since the fork point after a rewind, forgetting what lay beyond it), and the commit it ends at. Read
    * from the shared metadata after this run's commit.
@@ -762,69 +593,14 @@ export class SyncEngine {
     };
   }
 
-  /** This machine's clock against the share server's (null until a lease has told us the server's clock). */
-  private ownSkewMs: number | null = null;
-
   private warnOwnClock(serverNow: number): void {
-    this.ownSkewMs = Date.now() - serverNow;
-    if (Math.abs(this.ownSkewMs) > DEFAULT_MAX_DRIFT_MS) {
-      this.emit({ type: "log", level: "warn", message: describeOwnSkew(this.library.instanceName, this.ownSkewMs), data: { skewMs: this.ownSkewMs } });
+    const skewMs = Date.now() - serverNow;
+    this.planner.ownSkewMs = skewMs;
+    if (Math.abs(skewMs) > DEFAULT_MAX_DRIFT_MS) {
+      this.emit({ type: "log", level: "warn", message: describeOwnSkew(this.library.instanceName, skewMs), data: { skewMs } });
     }
   }
 
-  /**
-   * `syncd sync --dry-run`: reads version.txt and the shared metadata (into a temporary folder outside the data
-   * directory), plans, and reports. No lock, no probe, no upload, no local write: nothing changes anywhere.
-   */
-  private async dryRun(options: SyncOptions): Promise<SyncSummary> {
-    const summary = emptySummary();
-    const workDir = await mkdtemp(join(tmpdir(), "syncd-dry-run-"));
-    let share: LoadedShare | null = null;
-    try {
-      share = await loadShare(this.remote, workDir, () => "new-share");
-      const { db } = share;
-      const identity = this.identityProblem(share);
-      const { actions, inputs, lineage } = this.planRun(share, options);
-      const guard = options.allowDeletes ? null : (identity ?? this.deletionGuard(countDeletions({ actions, inputs }), db.liveCount()));
-      const changes: DryRunReport["changes"] = [];
-      for (const action of actions) {
-        const input = inputs.get(action.id);
-        const before = { local: input?.local ?? null, remote: input?.remote ?? null };
-        countAction(summary, action, before.local, before.remote);
-        if (action.conflict) summary.conflicts++;
-        const after = action.local ?? action.remote ?? before.local ?? before.remote;
-        if (action.remote && !action.remote.deleted && !db.hasData(action.remote.hash)) summary.bytesUp += action.remote.size;
-        if (action.local && !action.local.deleted && !this.library.blobs.has(action.local.hash)) summary.bytesDown += action.local.size;
-        changes.push({
-          id: action.id,
-          name: after?.name ?? action.id,
-          reason: action.reason,
-          local: describeChange(before.local, action.local),
-          remote: describeChange(before.remote, action.remote),
-          conflict: action.conflict ? `${action.conflict.kind} (${action.conflict.fields.join(", ")})` : null,
-        });
-      }
-      summary.version = db.version;
-      summary.dryRun = { changes, wouldStop: guard?.message ?? null, shareRewound: lineage.rewound };
-    } finally {
-      share?.db.close();
-      await rm(workDir, { recursive: true, force: true });
-    }
-    return summary;
-  }
-}
-
-/** A dry run's words for what an action does to one side, or null when it leaves that side alone. */
-function describeChange(before: EntryState | null, after: EntryState | null): string | null {
-  if (!after) return null;
-  if (after.deleted) return before && !before.deleted ? "delete" : null;
-  if (!before) return "add";
-  if (before.deleted) return "restore";
-  const parts: string[] = [];
-  if (before.hash !== after.hash) parts.push("content");
-  if (before.name !== after.name) parts.push("rename");
-  if (!sameContent({ ...before, name: after.name, hash: after.hash, size: after.size }, after)) parts.push("metadata");
-  return parts.length > 0 ? parts.join(" + ") : "bookkeeping";
 }
 
 /** The publish journal of a run: every entry it writes to the share that has a local row. */
@@ -844,43 +620,10 @@ async function removeStaleWorkingCopies(workDir: string): Promise<void> {
   }
 }
 
-function sum(files: DataFile[]): number {
-  return files.reduce((n, f) => n + f.size, 0);
-}
-
-/** Summary counters of SPEC §5, from what an action changed on each side. */
-function countAction(summary: SyncSummary, action: EntryAction, local: EntryState | null, remote: EntryState | null): void {
-  const r = action.remote;
-  if (r) {
-    if (r.deleted) {
-      if (remote && !remote.deleted) summary.deletedRemote++;
-    } else if (!remote || remote.deleted || remote.hash !== r.hash) summary.uploaded++;
-    else summary.metadataPushed++;
-  }
-  const l = action.local;
-  if (l && l.deleted) {
-    if (local && !local.deleted) summary.deletedLocal++;
-  } else if (l && (!local || local.deleted || local.hash !== l.hash)) summary.downloaded++;
-  else if (l && local && !sameContent(local, l)) summary.metadataPulled++;
-  // A keep_both copy is a new entry on both sides, made from the side that lost.
-  summary.uploaded += action.copies?.length ?? 0;
-}
-
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/** The deletions a plan makes on either side (of entries live there before), for the deletion guard. */
-function countDeletions({ actions, inputs }: { actions: EntryAction[]; inputs: Map<string, PlanInput> }): number {
-  let deletions = 0;
-  for (const a of actions) {
-    const input = inputs.get(a.id);
-    if (a.local?.deleted && input?.local && !input.local.deleted) deletions++;
-    if (a.remote?.deleted && input?.remote && !input.remote.deleted) deletions++;
-  }
-  return deletions;
 }
 
 /** After a batch published version `published`: the next batch starts from it, with its own pending changes. */

@@ -131,17 +131,20 @@ export class LocalSyncView {
    * (and to refuse there), never silently equal.
    */
   fullCandidates(sharedFile: string): string[] {
+    // In content order: a run that goes in batches (engine.ts RUN_BATCH) then fills a few data folders at a
+    // time, each whole, and checks each with one listing of just what it uploaded (transfer.ts).
     this.db.prepare("ATTACH DATABASE ? AS share").run(sharedFile);
     try {
       return this.db
         .prepare(
-          `SELECT l.id FROM main.entries l LEFT JOIN share.entries r ON r.id = l.id
+          `SELECT l.id, l.hash AS content FROM main.entries l LEFT JOIN share.entries r ON r.id = l.id
            WHERE r.id IS NULL OR l.sync_status != 'synced' OR l.base IS NULL
               OR l.hlc IS NOT r.hlc OR l.origin IS NOT r.origin OR l.version IS NOT r.version OR l.deleted IS NOT r.deleted
               OR l.name IS NOT r.name OR l.hash IS NOT r.hash OR l.size IS NOT r.size OR l.meta IS NOT r.meta
               OR json_extract(l.base, '$.hlc') IS NOT l.hlc OR json_extract(l.base, '$.version') IS NOT l.version
            UNION ALL
-           SELECT r.id FROM share.entries r WHERE NOT EXISTS (SELECT 1 FROM main.entries l WHERE l.id = r.id)`,
+           SELECT r.id, r.hash FROM share.entries r WHERE NOT EXISTS (SELECT 1 FROM main.entries l WHERE l.id = r.id)
+           ORDER BY content`,
         )
         .pluck()
         .all() as string[];
