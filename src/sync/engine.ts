@@ -613,10 +613,11 @@ function journalEntries(actions: EntryAction[], inputs: Map<string, PlanInput>):
   return out;
 }
 
-/** Working copies of metadata.db left by a run that was killed (we hold the local lock: none is in use). */
+/** Working files left by a run that was killed (we hold the local lock: none is in use). */
 async function removeStaleWorkingCopies(workDir: string): Promise<void> {
   for (const name of await readdir(workDir)) {
-    if (name.startsWith("shared-")) await rm(join(workDir, name), { force: true });
+    // Copies of the shared metadata, snapshots and journal segments on their way up or down (share/).
+    if (/^(shared|snapshot|segment)-/.test(name)) await rm(join(workDir, name), { force: true });
   }
 }
 
