@@ -4,22 +4,32 @@
  * of each is searched for a full scan. No timing: a statement whose plan reads a whole table is a failure
  * at ten rows as at a million.
  */
-import type Database from "better-sqlite3";
+import Database from "better-sqlite3";
+
+/** An in-memory database, to reach the prototype every statement shares. */
+function scratchDb(): Db {
+  return new Database(":memory:");
+}
 
 type Db = Database.Database;
 type Method = (this: Database.Statement, ...args: unknown[]) => unknown;
 
-/** Every statement executed on `db` while `fn` runs (by its SQL), with the arguments of its first execution. */
-export async function traceStatements(db: Db, fn: () => unknown): Promise<Map<string, unknown[]>> {
+/**
+ * Every statement executed on `db` (or on every database `db` accepts) while `fn` runs (by its SQL), with the
+ * arguments of its first execution.
+ */
+export async function traceStatements(db: Db | ((d: Db) => boolean), fn: () => unknown): Promise<Map<string, unknown[]>> {
+  const traced = typeof db === "function" ? db : (d: Db) => d === db;
+  const probe = typeof db === "function" ? null : db;
   // better-sqlite3 statements share one prototype; its methods are what every caller ends in.
-  const proto = Object.getPrototypeOf(db.prepare("SELECT 1")) as Record<string, Method>;
+  const proto = Object.getPrototypeOf((probe ?? scratchDb()).prepare("SELECT 1")) as Record<string, Method>;
   const seen = new Map<string, unknown[]>();
   const methods = ["run", "get", "all", "iterate"] as const;
   const originals = methods.map((m) => proto[m] as Method);
   methods.forEach((m, i) => {
     const original = originals[i] as Method;
     proto[m] = function (this: Database.Statement, ...args: unknown[]) {
-      if (this.database === db && !seen.has(this.source)) seen.set(this.source, args);
+      if (traced(this.database) && !seen.has(this.source)) seen.set(this.source, args);
       return original.apply(this, args);
     };
   });
@@ -61,6 +71,14 @@ export interface PlanStep {
  */
 const BOUNDED_TABLES = new Set(["publish_journal"]);
 
+/**
+ * The same for the shared metadata (the replica, share/): tables that hold O(instances) or a fixed number of
+ * rows, never O(library): share (a few keys), instances, commits (the newest 10,000 at most), version_times
+ * (thinned to about 48), wanted_data (reports of damaged files), the replica's own replica_local, the run's
+ * noted changes (temp captured) and SQLite's schema.
+ */
+export const SHARED_BOUNDED_TABLES = new Set(["share", "instances", "commits", "version_times", "wanted_data", "replica_local", "captured", "sqlite_master", "sqlite_temp_master", "sqlite_schema"]);
+
 /** Transaction control and pragmas have no query plan worth asking for. */
 const NO_PLAN = /^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b/i;
 
@@ -80,9 +98,9 @@ export function queryPlans(db: Db, statements: Map<string, unknown[]>): PlanStep
  * the few tables that only ever hold O(change) rows (BOUNDED_TABLES). A search ("SEARCH t USING …") reads
  * only the rows its key range selects.
  */
-export function fullScans(steps: PlanStep[]): PlanStep[] {
+export function fullScans(steps: PlanStep[], bounded: Set<string> = BOUNDED_TABLES): PlanStep[] {
   return steps.filter(({ detail }) => {
-    const scanned = /^SCAN (\w+)/.exec(detail)?.[1];
-    return scanned !== undefined && scanned !== "CONSTANT" && !BOUNDED_TABLES.has(scanned);
+    const scanned = /^SCAN (?:\w+\.)?(\w+)/.exec(detail)?.[1];
+    return scanned !== undefined && scanned !== "CONSTANT" && !bounded.has(scanned);
   });
 }

@@ -13,7 +13,9 @@ import { resolveConflict } from "../../src/store/resolve.js";
 import type { SyncSummary } from "../../src/sync/events.js";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
 import { makeEngineInstance, type EngineInstance } from "../helpers/engine.js";
-import { fullScans, queryPlans, traceStatements } from "../helpers/query-plans.js";
+import Database from "better-sqlite3";
+import { join } from "node:path";
+import { fullScans, queryPlans, SHARED_BOUNDED_TABLES, traceStatements } from "../helpers/query-plans.js";
 
 let server: DavServer;
 const opened: EngineInstance[] = [];
@@ -90,5 +92,56 @@ it("incremental runs that push, pull, hold, resolve and skip read no local table
     expect(sources.some((s) => s.includes("FROM entry_counts"))).toBe(true);
     expect(sources.some((s) => s.includes("entries_purgeable"))).toBe(true);
     expect(fullScans(queryPlans(library.db, statements))).toEqual([]);
+  }
+});
+
+it("incremental runs read no table of the shared metadata whole: the replica is brought forward and committed in O(change)", async () => {
+  const a = await instance("a");
+  const b = await instance("b");
+  for (let i = 0; i < 30; i++) await a.add(`e${i}.txt`, `content ${i}`);
+  await a.engine.sync();
+  await b.engine.sync();
+  const ids = a.library.list().map((e) => e.id);
+  const replicaOf = (inst: EngineInstance) => join(inst.library.dataDir, "share-replica.db");
+  const traced = new Map<string, Map<string, unknown[]>>([
+    [replicaOf(a), new Map()],
+    [replicaOf(b), new Map()],
+  ]);
+  const run = async (inst: EngineInstance): Promise<SyncSummary> => {
+    let summary: SyncSummary | undefined;
+    const file = replicaOf(inst);
+    const seen = await traceStatements(
+      (d) => d.name === file,
+      async () => {
+        summary = await inst.engine.sync();
+      },
+    );
+    for (const [sql, args] of seen) traced.get(file)?.set(sql, args);
+    return summary as SyncSummary;
+  };
+  // A push (an edit, a content change, a deletion), then the pull of it; the same the other way.
+  a.library.updateMeta(ids[0]!, { set: { k: 1 } });
+  await a.library.updateContent(ids[1]!, Buffer.from("new content"));
+  a.library.remove(ids[2]!);
+  expect((await run(a)).metadataPushed).toBe(1);
+  expect(await run(b)).toMatchObject({ deletedLocal: 1, downloaded: 1, metadataPulled: 1 });
+  b.library.rename(ids[3]!, "renamed.txt");
+  await run(b);
+  await run(a);
+  expect((await run(a)).skipped).toBe(true);
+
+  for (const [file, statements] of traced) {
+    const sources = [...statements.keys()];
+    // The trace saw the replica (the segment's rows written, the live count read).
+    expect(sources.some((s) => s.includes("INSERT INTO entries"))).toBe(true);
+    expect(sources.some((s) => s.includes("replica_local"))).toBe(true);
+    const replica = new Database(file, { readonly: true });
+    try {
+      // The run's noted changes live in a temporary table of its own connection: bounded by the run's changes.
+      const plannable = new Map([...statements].filter(([sql]) => !/temp\.captured/.test(sql)));
+      expect(fullScans(queryPlans(replica, plannable), SHARED_BOUNDED_TABLES)).toEqual([]);
+    } finally {
+      replica.close();
+    }
   }
 });
