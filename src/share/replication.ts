@@ -111,16 +111,11 @@ export function* capturedChanges(db: Database.Database): Generator<RowChange> {
   }
 }
 
-/** How many rows the pending changes touch. */
-export function capturedCount(db: Database.Database): number {
-  return db.prepare("SELECT COUNT(*) FROM temp.captured").pluck().get() as number;
-}
-
 /**
  * Applies a segment's changes (already checked to come from a segment named by version.txt, with the right
  * SHA-256). Still written by another machine: only known tables and columns are touched, values must be
  * plain SQL values, and entries are validated again whenever they are read (shared-db.ts toSharedRow).
- * Returns false with the reason when the changes cannot be applied.
+ * Returns why the changes cannot be applied, or null when they were.
  */
 export function applyChanges(db: Database.Database, changes: RowChange[]): string | null {
   const statements = new Map<string, { upsert: Database.Statement; remove: Database.Statement }>();

@@ -42,7 +42,7 @@ export async function writeSegmentFile(file: string, header: SegmentHeader, chan
   return { sha256: hash, bytes };
 }
 
-/** Larger than any segment a commit writes (a first sync of a million entries is about 0.5 GB of rows). */
+/** Longer than any row a segment carries (an entry's metadata is bounded far below it): a line past it is not a row. */
 const MAX_LINE = 64 << 20;
 
 /**
