@@ -266,7 +266,6 @@ export class SyncEngine {
 
   private async merge(share: LoadedShare, record: RunRecord, options: SyncOptions, lease: RemoteLease, summary: SyncSummary): Promise<void> {
     const { db } = share;
-    const signal = options.signal;
     const interrupted = record.interrupted();
     if (interrupted) {
       this.emit({
