@@ -40,7 +40,7 @@ import { removeStaleUploads } from "../share/snapshot.js";
 import { headOf, type VersionInfo } from "../share/version-file.js";
 import type { ShareLineage } from "./share-history.js";
 import { COMMITS_KEPT, type SharedRow } from "../share/shared-db.js";
-import { filesPerDataFolder } from "../share/layout.js";
+import { dataDir, filesPerDataFolder } from "../share/layout.js";
 import { DataRepair } from "./repair.js";
 import { downloadFiles, notWhole, uploadFiles, type DataFile } from "./transfer.js";
 
@@ -298,7 +298,10 @@ export class SyncEngine {
     const scope = this.planner.scope(share, options);
     const ids = scope.full ? this.view.fullCandidates(db.file) : null;
     const batchSize = this.settings.batchSize ?? RUN_BATCH;
-    const batches = ids && ids.length > batchSize ? chunks(ids, batchSize) : [ids];
+    // Candidates come in content order; a batch ends where a data folder does, so each folder's uploads are
+    // checked together, with one listing (transfer.ts), rather than split over two batches.
+    const contentOf = (id: string) => this.view.get(id)?.state.hash ?? db.get(id)?.hash ?? "";
+    const batches = ids && ids.length > batchSize ? batchesByFolder(ids, batchSize, (id) => dataDir(contentOf(id))) : [ids];
     if (batches.length > 1 && !options.allowDeletes) {
       // The deletion guard weighs the whole run: every batch is planned once first, and only counted.
       let deletions = 0;
@@ -620,9 +623,22 @@ async function removeStaleWorkingCopies(workDir: string): Promise<void> {
   }
 }
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+/**
+ * Splits candidates (in content order) into batches of about `size`: each batch is extended to the end of the
+ * data folder its last candidate falls in (a folder of a large share holds a few thousand files at most).
+ */
+export function batchesByFolder(ids: string[], size: number, folderOf: (id: string) => string): string[][] {
+  const out: string[][] = [];
+  let start = 0;
+  while (start < ids.length) {
+    let end = Math.min(start + size, ids.length);
+    if (end < ids.length) {
+      const folder = folderOf(ids[end - 1]!);
+      while (end < ids.length && folderOf(ids[end]!) === folder) end++;
+    }
+    out.push(ids.slice(start, end));
+    start = end;
+  }
   return out;
 }
 
