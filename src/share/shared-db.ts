@@ -310,6 +310,11 @@ export class SharedDb {
     return row !== undefined;
   }
 
+  /** The same estimate as dataFileCount for one data folder (`<aa>`): a range of the hash index, O(folder). */
+  dataFilesIn(dir: string): number {
+    return this.stmt("dataFilesIn", "SELECT COUNT(*) FROM entries WHERE hash >= ? AND hash < ?").pluck().get(dir, `${dir}g`) as number;
+  }
+
   /**
    * About how many data files the share holds, erring high: its rows, tombstones' included (their files stay
    * until orphan collection), a content named by several rows counted for each. An estimate, for choosing

@@ -32,7 +32,7 @@ export interface UploadOptions {
    */
   onTooLarge?: (file: DataFile, err: RemoteError) => void;
   /** About how many data files each data folder already holds: see VerifyOptions. */
-  expectedFolderSize?: number;
+  expectedFolderSize?: FolderSize;
   /**
    * Whether a data folder is known to exist on the share (the share's metadata references a file in it, and
    * syncd never deletes a data folder): its MKCOL is not sent (400–800 bytes on the wire, more than checking
@@ -47,9 +47,13 @@ export interface VerifyOptions {
    * 256). It decides whether a folder is listed or its files are checked one by one (worthListing). When
    * unknown, files are checked one by one: that costs at most ~1.8 times a listing of their folder, where
    * listing a folder of a big share to check a few files costs without bound (~1 MB at a million files).
+   * Given per folder when the caller knows it (the share's metadata counts a folder's files by its index).
    */
-  expectedFolderSize?: number;
+  expectedFolderSize?: FolderSize;
 }
+
+/** How many data files a folder holds besides the ones checked: one estimate for all, or per folder. */
+export type FolderSize = number | ((dir: string) => number);
 
 /**
  * Uploads are verified and recorded in batches of whole data folders (uploadBatches): a killed run repeats
@@ -217,7 +221,8 @@ export async function notWhole(
   // One lookup per listed folder and per file checked by itself, so that `concurrency` spans both.
   const lookups: Array<() => Promise<void>> = [];
   for (const [dir, expected] of byFolder(files)) {
-    if (worthListing(expected.length, opts.expectedFolderSize)) lookups.push(() => checkByListing(remote, dir, expected, judge));
+    const others = typeof opts.expectedFolderSize === "function" ? opts.expectedFolderSize(dir) : opts.expectedFolderSize;
+    if (worthListing(expected.length, others)) lookups.push(() => checkByListing(remote, dir, expected, judge));
     else for (const file of expected) lookups.push(async () => judge(file, await sizeOf(remote, file)));
   }
   await forEachLimited(lookups, concurrency, (lookup) => lookup());
