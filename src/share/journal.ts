@@ -4,18 +4,15 @@
  * anything in it is read. version.txt names the newest SEGMENT_WINDOW segments; every segment names the
  * ones before it, so a reader further behind follows those back-links, a window at a time.
  */
-import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import pLimit from "p-limit";
 import { ShareError } from "../errors.js";
-import { isRemoteError } from "../remote/errors.js";
 import type { Remote } from "../remote/remote.js";
-import { hashingTransform } from "../sync/hashing.js";
-import { isBrokenBody } from "../sync/refetch.js";
+import { fetchTwiceIf, isBrokenBody } from "../sync/refetch.js";
 import { segmentPath } from "./layout.js";
 import { readSegmentFile } from "./segment.js";
+import { downloadTo } from "./snapshot.js";
 import type { SegmentRef, VersionInfo } from "./version-file.js";
 
 /** A segment on local disk, its bytes checked against its name. */
@@ -88,26 +85,17 @@ export async function fetchSegments(remote: Remote, info: VersionInfo, from: num
 
 /** Downloads one segment to `file`, hashing it on the way; a body that does not match is fetched once more. */
 async function download(remote: Remote, ref: SegmentRef, file: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    let got: { hash: string; bytes: number };
-    try {
-      const source = await remote.getStream(segmentPath(ref));
-      const tap = hashingTransform();
-      await pipeline(source, tap.stream, createWriteStream(file));
-      got = tap.digest();
-    } catch (err) {
+  await fetchTwiceIf(
+    async () => {
+      const got = await downloadTo(remote, segmentPath(ref), file);
+      if (!got) throw new SegmentGone(ref);
+      if (got.sha256 === ref.sha256 && got.size === ref.bytes) return;
       await rm(file, { force: true });
-      if (isRemoteError(err, "not-found")) throw new SegmentGone(ref);
-      if (attempt < 2 && isBrokenBody(err)) continue;
-      throw err;
-    }
-    if (got.hash === ref.sha256 && got.bytes === ref.bytes) return;
-    await rm(file, { force: true });
-    if (attempt >= 2) {
       throw new ShareError(
         "journal-damaged",
-        `The journal segment ${remote.location}/${segmentPath(ref)} does not match the checksum it is named by (${got.bytes} bytes); the share is damaged.`,
+        `The journal segment ${remote.location}/${segmentPath(ref)} does not match the checksum it is named by (${got.size} bytes); the share is damaged.`,
       );
-    }
-  }
+    },
+    (err) => isBrokenBody(err) || (err instanceof ShareError && err.code === "journal-damaged"),
+  );
 }
