@@ -14,6 +14,7 @@ import {
   liveCount,
   LOCAL_TABLE,
   OPTIONAL_TABLES,
+  REPLICATED,
   resetCapture,
   rowCount,
   type RowChange,
@@ -82,27 +83,19 @@ const COMMITS_SCHEMA = `
 const WELL_FORMED_COMMIT = "typeof(version) = 'integer' AND typeof(id) = 'text'";
 
 /**
- * The tables and columns every reader relies on (optional tables are checked only when present): a file
- * without them is damaged, and is refused before any query can fail halfway through a run.
+ * The tables every reader relies on; the others (commits, version_times, wanted_data, garbage) are checked
+ * only when present. A file without them, or whose columns are not those a segment writes (replication.ts
+ * REPLICATED, the one list of each table's columns), is damaged, and is refused before any query can fail
+ * halfway through a run.
  */
-const REQUIRED_COLUMNS: Record<string, string[]> = {
-  share: ["key", "value"],
-  instances: ["id", "name", "last_seen"],
-  entries: ["id", "name", "hash", "size", "meta", "version", "deleted", "hlc", "origin", "rev"],
-};
-const OPTIONAL_COLUMNS: Record<string, string[]> = {
-  commits: ["id", "version", "instance", "at"],
-  version_times: ["version", "server_at"],
-  wanted_data: ["hash", "reported_at", "by_instance", "problem"],
-  garbage: ["hash", "version", "server_at"],
-};
+const REQUIRED_TABLES = new Set(["share", "instances", "entries"]);
 
 /** What is wrong with the schema of a metadata.db, or null when every table a reader needs is there. */
 function schemaProblem(db: Database.Database): string | null {
-  for (const [table, columns] of [...Object.entries(REQUIRED_COLUMNS), ...Object.entries(OPTIONAL_COLUMNS)]) {
+  for (const [table, { columns }] of Object.entries(REPLICATED)) {
     const info = db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>;
     if (info.length === 0) {
-      if (table in OPTIONAL_COLUMNS) continue;
+      if (!REQUIRED_TABLES.has(table)) continue;
       return `it has no ${table} table`;
     }
     const have = new Set(info.map((c) => c.name));
@@ -173,8 +166,6 @@ export class SharedDb {
     private readonly db: Database.Database,
     readonly shareId: string,
     private currentVersion: number,
-    /** The share format the file was written in (1: a format-1 share, upgraded when this copy is published). */
-    readonly writtenFormat: number,
   ) {
     prepareCopy(db);
   }
@@ -196,7 +187,7 @@ export class SharedDb {
       put.run("created_at", String(Date.now()));
       put.run(PURGED_THROUGH_KEY, "0");
     })();
-    return new SharedDb(db, shareId, 0, SHARED_SCHEMA_VERSION);
+    return new SharedDb(db, shareId, 0);
   }
 
   /**
@@ -250,7 +241,7 @@ export class SharedDb {
       db.exec(OPTIONAL_TABLES.garbage!);
       // This copy is written in the current format from now on (a format-1 share is upgraded by its publish).
       if (schema < SHARED_SCHEMA_VERSION) db.pragma(`user_version = ${SHARED_SCHEMA_VERSION}`);
-      return new SharedDb(db, shareId, version, schema);
+      return new SharedDb(db, shareId, version);
     } catch (err) {
       db.close();
       if (err instanceof ShareError) throw err;
