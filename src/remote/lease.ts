@@ -17,7 +17,7 @@ import { performance } from "node:perf_hooks";
 import { LeaseLostError, LockBusyError, errorMessage } from "../errors.js";
 import { isRemoteError } from "./errors.js";
 import { datedClaim, readClaim, type Claim } from "./lease-claims.js";
-import type { Listing, Remote, RemoteStat } from "./remote.js";
+import { deleteIgnoringMissing, type Listing, type Remote, type RemoteStat } from "./remote.js";
 import { asCleanup } from "./stop.js";
 
 export const LOCK_DIR = "version.txt.lock";
@@ -280,14 +280,6 @@ async function writeClaim(remote: Remote, path: string, body: Buffer): Promise<v
     if (!isMissingParent(err)) throw err;
     await ensureLockDir(remote);
     await remote.put(path, body);
-  }
-}
-
-async function deleteIgnoringMissing(remote: Remote, path: string): Promise<void> {
-  try {
-    await remote.delete(path);
-  } catch (err) {
-    if (!isRemoteError(err, "not-found")) throw err;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { isRemoteError } from "./errors.js";
 
 /**
  * The narrow view of a WebDAV share that the sync engine needs. Paths are relative to the share's root
@@ -68,4 +69,13 @@ export interface Listing {
   entries: RemoteStat[];
   /** The server's clock from the response's Date header, when it sent one. */
   serverDate: Date | null;
+}
+
+/** Deletes a file (or folder), which may be gone already: someone else removed it, or an earlier try did. */
+export async function deleteIgnoringMissing(remote: Remote, path: string): Promise<void> {
+  try {
+    await remote.delete(path);
+  } catch (err) {
+    if (!isRemoteError(err, "not-found")) throw err;
+  }
 }

@@ -23,6 +23,7 @@ import { randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { isRemoteError } from "../remote/errors.js";
+import { deleteIgnoringMissing } from "../remote/remote.js";
 import { JOURNAL_DIR, parseSegmentName, VERSION_TXT } from "./layout.js";
 import type { PublishContext } from "./publish.js";
 import type { LoadedShare } from "./share-access.js";
@@ -112,11 +113,7 @@ async function removeSegmentsBefore(ctx: PublishContext, first: number): Promise
     const seg = entry.type === "file" ? parseSegmentName(entry.name) : null;
     if (!seg || seg.version >= first) continue;
     ctx.beforeWrite();
-    try {
-      await ctx.remote.delete(`${JOURNAL_DIR}/${entry.name}`);
-    } catch (err) {
-      if (!isRemoteError(err, "not-found")) throw err;
-    }
+    await deleteIgnoringMissing(ctx.remote, `${JOURNAL_DIR}/${entry.name}`);
     removed++;
   }
   return removed;

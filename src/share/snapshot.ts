@@ -9,7 +9,7 @@ import { rm, stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { ShareError } from "../errors.js";
 import { isRemoteError } from "../remote/errors.js";
-import type { Remote } from "../remote/remote.js";
+import { deleteIgnoringMissing, type Remote } from "../remote/remote.js";
 import { hashingTransform, putHashed } from "../sync/hashing.js";
 import { METADATA_DB, METADATA_TMP_PREFIX } from "./layout.js";
 
@@ -63,11 +63,7 @@ export async function removeStaleUploads(remote: Remote, ownToken: string, befor
   const stale = entries.filter((e) => e.type === "file" && e.name.startsWith(METADATA_TMP_PREFIX) && e.name !== `${METADATA_TMP_PREFIX}${ownToken}`);
   for (const e of stale) {
     beforeWrite();
-    try {
-      await remote.delete(e.name);
-    } catch (err) {
-      if (!isRemoteError(err, "not-found")) throw err;
-    }
+    await deleteIgnoringMissing(remote, e.name);
   }
   return stale.map((e) => e.name);
 }

@@ -20,7 +20,7 @@ import { isRemoteError } from "../remote/errors.js";
 import { isClaimName, isCompleteListing, LOCK_DIR, RemoteLease } from "../remote/lease.js";
 import { datedClaim, readClaim } from "../remote/lease-claims.js";
 import { ensureProbed } from "../remote/probe.js";
-import type { Listing, Remote, RemoteStat } from "../remote/remote.js";
+import { deleteIgnoringMissing, type Listing, type Remote, type RemoteStat } from "../remote/remote.js";
 import type { Library } from "../store/library.js";
 import { PhaseProgress } from "./events.js";
 import { dataPath, METADATA_TMP_PREFIX } from "../share/layout.js";
@@ -365,11 +365,7 @@ async function repairLeftovers(remote: Remote, ttlMs: number, lease: RemoteLease
   const found = await auditLeftovers(remote, ttlMs, lease.token);
   for (const leftover of found) {
     lease.assertSafeToWrite();
-    try {
-      await remote.delete(leftover.path);
-    } catch (err) {
-      if (!isRemoteError(err, "not-found")) throw err;
-    }
+    await deleteIgnoringMissing(remote, leftover.path);
   }
   const deleted = new Set(found.map((p) => p.path));
   for (const problem of report.problems) {

@@ -8,9 +8,8 @@
  *   before publishing is trusted by that instance's run record for an hour at most (run-record.ts),
  *   far below the grace period.
  */
-import { isRemoteError } from "../remote/errors.js";
 import { removeStaleScratch } from "../remote/probe-scratch.js";
-import type { Remote } from "../remote/remote.js";
+import { deleteIgnoringMissing, type Remote } from "../remote/remote.js";
 import { formatHlc } from "./hlc.js";
 import { dataPath } from "../share/layout.js";
 import type { SharedDb } from "../share/shared-db.js";
@@ -72,11 +71,7 @@ export async function collectGarbage(remote: Remote, db: SharedDb, beforeWrite: 
   for (const hash of db.garbageDue(serverNow - ORPHAN_GRACE_MS, GARBAGE_BATCH)) {
     if (!db.referenced(hash)) {
       beforeWrite();
-      try {
-        await remote.delete(dataPath(hash));
-      } catch (err) {
-        if (!isRemoteError(err, "not-found")) throw err;
-      }
+      await deleteIgnoringMissing(remote, dataPath(hash));
       removed.push(hash);
     }
     db.dropGarbage(hash);
@@ -104,11 +99,7 @@ export async function collectOrphans(remote: Remote, db: SharedDb, beforeWrite: 
       // and then, FIELD-NOTES) is kept: it may be an upload of a run that has not published yet.
       if (!(serverNow - file.mtime.getTime() >= ORPHAN_GRACE_MS)) continue;
       beforeWrite();
-      try {
-        await remote.delete(file.path);
-      } catch (err) {
-        if (!isRemoteError(err, "not-found")) throw err;
-      }
+      await deleteIgnoringMissing(remote, file.path);
       removed.push(file.name);
     }
   }
