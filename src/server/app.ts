@@ -78,6 +78,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   };
   app.use("/api/*", requireToken);
   app.use("/metrics", requireToken);
+  app.use("/readyz", requireToken); // SPEC §6: only /healthz goes without the token
 
   app.route("/", opsRoutes());
   app.route("/api/v1/sync", syncRoutes());

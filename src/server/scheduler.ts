@@ -5,8 +5,13 @@
  * - soon after a local write made through the API: `debounceMs` after the last write, but no later than
  *   `debounceMaxMs` after the first, so a steady stream of writes cannot postpone the sync forever; a write
  *   during a run asks for another run after it (the running one may have planned before the write);
- * - on demand (`trigger`): joins the run in progress instead of starting a second one. A forced request
- *   cannot join an unforced run (it would not get what it asked for): it shares one forced run after it;
+ * - on demand (`trigger`, the API's POST /api/v1/sync): a sync that covers every change made before the
+ *   request, here or on the share. With no run in progress, a new run. During a run, that run may already
+ *   have read the share and the library (a peer's publish or an API write a moment before the request
+ *   would then be missed, and the request told "synced"), so the request waits for it and then for one
+ *   more run, shared by every request that came during it (forced if any of them asked for force). That
+ *   run costs one GET of version.txt when the first found everything; the answer counts what both did;
+ * - the scheduler's own triggers (interval, retry, debounced writes) just join a run in progress;
  * - after a failure, retries back off exponentially up to `backoffMaxMs`; one success restores the
  *   normal interval. Debounced writes wait for the backoff too: the share is unlikely to be back sooner.
  */
@@ -78,7 +83,8 @@ export class Scheduler {
   private readonly o: Required<Omit<SchedulerOptions, "onRunEnd">> & Pick<SchedulerOptions, "onRunEnd">;
   private readonly abort = new AbortController();
   private current: CurrentRun | null = null;
-  private forcedFollowUp: Promise<SyncSummary> | null = null;
+  /** The run after the current one that requests made during it wait for (see the module comment). */
+  private followUp: { force: boolean; promise: Promise<SyncSummary> } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private nextAt: number | null = null;
   private nextReason: RunTrigger | null = null;
@@ -116,19 +122,41 @@ export class Scheduler {
   /** A sync now, or the one in progress (see the module comment). Rejects with the run's error. */
   trigger(opts: { force?: boolean; reason?: RunTrigger } = {}): Promise<SyncSummary> {
     const force = opts.force ?? false;
+    const reason = opts.reason ?? "manual";
     if (this.stopped) return Promise.reject(new ShuttingDownError());
     const current = this.current;
-    if (current && (current.force || !force)) return current.promise;
-    if (current) {
-      this.forcedFollowUp ??= current.promise
-        .then(noop, noop)
-        .then(() => {
-          this.forcedFollowUp = null;
-          return this.trigger({ force: true, reason: opts.reason });
-        });
-      return this.forcedFollowUp;
+    if (!current) return this.launch(force, reason);
+    if (reason !== "manual" && (current.force || !force)) return current.promise;
+    return this.after(current, force);
+  }
+
+  /** The promise of the one run after `current` (see the module comment), made forced if `force`. */
+  private after(current: CurrentRun, force: boolean): Promise<SyncSummary> {
+    if (this.followUp) {
+      this.followUp.force ||= force;
+      return this.followUp.promise;
     }
-    return this.launch(force, opts.reason ?? "manual");
+    const followUp: { force: boolean; promise: Promise<SyncSummary> } = {
+      force,
+      promise: current.promise.then(
+        (joined) => this.runFollowUp(followUp.force).then((own) => combineSummaries(joined, own)),
+        // The run joined failed: the answer is the one after it, which starts from where that one stopped.
+        () => this.runFollowUp(followUp.force),
+      ),
+    };
+    this.followUp = followUp;
+    followUp.promise.catch(noop); // the requests waiting on it handle its failure
+    return followUp.promise;
+  }
+
+  private runFollowUp(force: boolean): Promise<SyncSummary> {
+    this.followUp = null;
+    if (this.stopped) return Promise.reject(new ShuttingDownError());
+    // A run that started after the joined one ended started after every request waiting here: joining it
+    // is enough, if it gives what they asked for.
+    const current = this.current;
+    if (current && (current.force || !force)) return current.promise;
+    return current ? this.after(current, force) : this.launch(force, "manual");
   }
 
   /** A local write went through the API: sync soon. */
@@ -167,7 +195,7 @@ export class Scheduler {
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
     this.debounceTimer = null;
     this.abort.abort();
-    await Promise.allSettled([this.current?.promise, this.forcedFollowUp]);
+    await Promise.allSettled([this.current?.promise, this.followUp?.promise]);
   }
 
   get signal(): AbortSignal {
@@ -272,6 +300,24 @@ export class Scheduler {
 }
 
 function noop(): void {}
+
+/** What two runs did together, as one summary: the answer to a request that waited for both. */
+export function combineSummaries(a: SyncSummary, b: SyncSummary): SyncSummary {
+  return {
+    skipped: a.skipped && b.skipped,
+    version: b.version ?? a.version,
+    uploaded: a.uploaded + b.uploaded,
+    downloaded: a.downloaded + b.downloaded,
+    deletedLocal: a.deletedLocal + b.deletedLocal,
+    deletedRemote: a.deletedRemote + b.deletedRemote,
+    metadataPushed: a.metadataPushed + b.metadataPushed,
+    metadataPulled: a.metadataPulled + b.metadataPulled,
+    conflicts: a.conflicts + b.conflicts,
+    bytesUp: a.bytesUp + b.bytesUp,
+    bytesDown: a.bytesDown + b.bytesDown,
+    durationMs: a.durationMs + b.durationMs,
+  };
+}
 
 export function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof SyncdError) return { code: err.code, message: err.message };

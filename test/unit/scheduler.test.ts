@@ -57,48 +57,110 @@ describe("Scheduler", () => {
     expect(scheduler.status().current?.trigger).toBe("interval");
   });
 
-  it("a manual trigger joins the run in progress instead of starting a second", async () => {
+  it("a request during a run waits for it and for one more run, shared by every request made during it; the answer counts both", async () => {
     const { calls, run } = fakeRuns();
     make({ run });
     const a = scheduler.trigger();
     const b = scheduler.trigger();
     const c = scheduler.trigger({ force: false });
     expect(calls).toHaveLength(1);
-    calls[0]?.resolve(summary(7));
-    expect(await Promise.all([a, b, c])).toEqual([summary(7), summary(7), summary(7)]);
-    expect(scheduler.status().recentRuns).toHaveLength(1);
+    calls[0]?.resolve({ ...summary(7), downloaded: 2, bytesDown: 20, durationMs: 5 });
+    expect(await a).toMatchObject({ version: 7, downloaded: 2 });
+    await flush();
+    expect(calls.map((x) => x.force)).toEqual([false, false]);
+    calls[1]?.resolve({ ...summary(8), downloaded: 1, bytesDown: 3, durationMs: 1 });
+    const both = { ...summary(8), downloaded: 3, bytesDown: 23, durationMs: 6 };
+    expect(await Promise.all([b, c])).toEqual([both, both]);
+    expect(scheduler.status().recentRuns).toHaveLength(2);
     // After it ended, a new trigger is a new run.
     const d = scheduler.trigger();
-    expect(calls).toHaveLength(2);
-    calls[1]?.resolve(summary(8));
-    expect(await d).toEqual(summary(8));
+    expect(calls).toHaveLength(3);
+    calls[2]?.resolve(summary(9));
+    expect(await d).toEqual(summary(9));
   });
 
-  it("joiners share the failure too", async () => {
+  it("a request sees what a peer published before it, even while a run that read the share earlier is in progress", async () => {
+    // The share as the runs read it: each run reads it when it starts and downloads what it has not seen.
+    let shareVersion = 1;
+    let localVersion = 1;
+    const pending: Array<() => void> = [];
+    make({
+      run: () =>
+        new Promise<SyncSummary>((resolve) => {
+          const seen = shareVersion;
+          pending.push(() => {
+            const downloaded = seen - localVersion;
+            localVersion = seen;
+            resolve({ ...summary(seen), skipped: downloaded === 0, downloaded });
+          });
+        }),
+    });
+    scheduler.start();
+    await vi.advanceTimersByTimeAsync(1000); // the start-up run: it has read version 1
+    expect(pending).toHaveLength(1);
+    shareVersion = 2; // a peer publishes
+    const request = scheduler.trigger(); // then asks this daemon to sync
+    pending[0]?.();
+    await flush();
+    pending[1]?.();
+    expect(await request).toMatchObject({ version: 2, downloaded: 1, skipped: false });
+  });
+
+  it("the scheduler's own triggers join the run in progress", async () => {
+    const { calls, run } = fakeRuns();
+    make({ run, debounceMs: 10 });
+    const manual = scheduler.trigger();
+    const interval = scheduler.trigger({ reason: "interval" });
+    expect(calls).toHaveLength(1);
+    calls[0]?.resolve(summary(1));
+    expect(await interval).toEqual(summary(1));
+    expect(await manual).toEqual(summary(1));
+    await flush();
+    expect(calls).toHaveLength(1);
+  });
+
+  it("a request during a run that fails gets the run after it; a failure of that one is its answer", async () => {
     const { calls, run } = fakeRuns();
     make({ run });
     const a = scheduler.trigger();
     const b = scheduler.trigger();
+    const c = scheduler.trigger();
     calls[0]?.reject(new SyncdError("remote-network", "down"));
     await expect(a).rejects.toThrow("down");
-    await expect(b).rejects.toThrow("down");
+    await flush();
+    expect(calls).toHaveLength(2);
+    calls[1]?.resolve(summary(2));
+    expect(await b).toEqual(summary(2));
+    const d = scheduler.trigger();
+    const e = scheduler.trigger();
+    expect(await c).toEqual(summary(2));
+    calls[2]?.reject(new SyncdError("remote-network", "down again"));
+    await flush();
+    calls[3]?.reject(new SyncdError("remote-network", "still down"));
+    await expect(d).rejects.toThrow("down again");
+    await expect(e).rejects.toThrow("still down");
   });
 
-  it("a forced request during an unforced run gets one forced run after it, shared with other forced requests", async () => {
+  it("a forced request during a run makes the run after it forced; requests during that one get another after it", async () => {
     const { calls, run } = fakeRuns();
     make({ run });
     const plain = scheduler.trigger();
     const f1 = scheduler.trigger({ force: true });
+    const plainDuring = scheduler.trigger();
     const f2 = scheduler.trigger({ force: true });
     expect(calls.map((c) => c.force)).toEqual([false]);
     calls[0]?.resolve(summary(1));
     await flush();
     expect(calls.map((c) => c.force)).toEqual([false, true]);
-    // An unforced request joins the forced run.
     const plain2 = scheduler.trigger();
     calls[1]?.resolve(summary(2));
     expect(await plain).toEqual(summary(1));
-    expect(await Promise.all([f1, f2, plain2])).toEqual([summary(2), summary(2), summary(2)]);
+    const both = { ...summary(2), skipped: false };
+    expect(await Promise.all([f1, plainDuring, f2])).toEqual([both, both, both]);
+    await flush();
+    expect(calls.map((c) => c.force)).toEqual([false, true, false]);
+    calls[2]?.resolve(summary(3));
+    expect(await plain2).toEqual(summary(3));
   });
 
   it("debounces writes: one run after the last write, but no later than debounceMaxMs after the first", async () => {

@@ -1,15 +1,18 @@
 /**
  * `syncd daemon` (SPEC §5, §6): HTTP API, dashboard, embedded share and periodic sync until SIGTERM or
- * SIGINT, then a graceful shutdown and exit 0. Logs are JSON lines on stdout (server/log.ts); the level is
- * `info` unless SYNCD_LOG_LEVEL says debug, warn or error.
+ * SIGINT, then a graceful shutdown and exit 0. Logs are JSON lines (server/log.ts): debug and info on stdout,
+ * warnings and errors on stderr, with journald's priority prefixes under systemd; the level is `info` unless
+ * SYNCD_LOG_LEVEL says debug, warn or error. On a terminal, one plain line says where the dashboard is.
  */
 import type { Command } from "commander";
 import { loadConfig, resolveConfigPath } from "../../config/load.js";
 import { errorMessage } from "../../errors.js";
 import { StopScope } from "../../remote/stop.js";
 import { localDiskError } from "../../store/disk-errors.js";
-import { isLogLevel, jsonLogger } from "../../server/log.js";
+import { isLogLevel, daemonLogger } from "../../server/log.js";
+import { isJournalStream } from "../../server/log-journal.js";
 import type { GlobalOptions } from "../context.js";
+import { announceDashboard } from "../daemon-banner.js";
 
 /** After a clean shutdown, anything still holding the event loop (a stray socket) gets this long. */
 const EXIT_GRACE_MS = 3000;
@@ -19,9 +22,15 @@ export function registerDaemonCommand(program: Command, globals: () => GlobalOpt
     .command("daemon")
     .description("serve the HTTP API and dashboard (and the embedded share) and sync periodically until stopped")
     .action(async () => {
-      const config = loadConfig(resolveConfigPath(globals().config));
+      const configPath = resolveConfigPath(globals().config);
+      const config = loadConfig(configPath);
       const level = process.env.SYNCD_LOG_LEVEL;
-      const log = jsonLogger((line) => process.stdout.write(line), isLogLevel(level) ? level : "info");
+      const journal = process.env.JOURNAL_STREAM;
+      const log = daemonLogger({
+        stdout: { write: (line) => process.stdout.write(line), journal: isJournalStream(1, journal) },
+        stderr: { write: (line) => process.stderr.write(line), journal: isJournalStream(2, journal) },
+        minLevel: isLogLevel(level) ? level : "info",
+      });
       // Loaded here, not at the top: every other command starts faster without the server modules.
       const [{ startDaemon }, { containShareFault }] = await Promise.all([
         import("../../server/daemon.js"),
@@ -34,6 +43,7 @@ export function registerDaemonCommand(program: Command, globals: () => GlobalOpt
       process.on("uncaughtException", (err) => {
         if (containShareFault(err)) return;
         log.error("uncaught exception", { error: errorMessage(err), stack: err.stack });
+        log.close();
         process.exit(1);
       });
       process.on("unhandledRejection", (reason) => log.error("unhandled rejection", { error: errorMessage(reason) }));
@@ -43,6 +53,7 @@ export function registerDaemonCommand(program: Command, globals: () => GlobalOpt
       const daemon = await requests.run(() => startDaemon({ config, log })).catch((err: unknown) => {
         throw localDiskError(err, config.dataDir) ?? err; // a data directory it cannot even open: say why
       });
+      announceDashboard(process.stdout, { url: daemon.url, token: config.server.token !== undefined, configPath });
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once("SIGTERM", () => resolve("SIGTERM"));
         process.once("SIGINT", () => resolve("SIGINT"));
@@ -51,6 +62,7 @@ export function registerDaemonCommand(program: Command, globals: () => GlobalOpt
       // A second signal while shutting down means "now": the share's lease then expires on its own.
       const again = (sig: NodeJS.Signals) => {
         log.warn("second signal: exiting without waiting for the run to stop", { signal: sig });
+        log.close();
         process.exit(1);
       };
       process.once("SIGTERM", again);
@@ -61,6 +73,7 @@ export function registerDaemonCommand(program: Command, globals: () => GlobalOpt
       const closed = daemon.close();
       requests.stop();
       await closed;
+      log.close(); // the summaries of repeats still held back
       setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
     });
 }

@@ -1,14 +1,22 @@
-/** Liveness, metrics and the dashboard page. */
+/** Liveness, readiness, metrics and the dashboard page. */
 import { Hono } from "hono";
 import { countOpenConflicts } from "../../store/conflicts.js";
 import type { AppEnv } from "../app.js";
 import { DASHBOARD_CSP, DASHBOARD_HTML } from "../dashboard.js";
+import { readiness } from "../readiness.js";
 
 export function opsRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
   // Liveness only: no library or share access, so a slow share never makes systemd or a probe restart us.
   r.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  // Readiness (readiness.ts): 503 while syncs fail. Behind the token (app.ts): the reason names the share.
+  r.get("/readyz", (c) => {
+    const r = readiness(c.get("deps").scheduler.status());
+    c.header("Cache-Control", "no-store");
+    return c.json(r.body, r.ready ? 200 : 503);
+  });
 
   r.get("/metrics", (c) => {
     const { library, scheduler, hub, metrics } = c.get("deps");
