@@ -119,7 +119,7 @@ export class Scheduler {
     this.arm(this.o.startDelayMs, "startup");
   }
 
-  /** A sync now, or the one in progress (see the module comment). Rejects with the run's error. */
+  /** A sync that covers every change made before this call (see the module comment). Rejects with the run's error. */
   trigger(opts: { force?: boolean; reason?: RunTrigger } = {}): Promise<SyncSummary> {
     const force = opts.force ?? false;
     const reason = opts.reason ?? "manual";
@@ -304,6 +304,7 @@ function noop(): void {}
 /** What two runs did together, as one summary: the answer to a request that waited for both. */
 export function combineSummaries(a: SyncSummary, b: SyncSummary): SyncSummary {
   return {
+    ...b, // anything else a summary holds: the later run's
     skipped: a.skipped && b.skipped,
     version: b.version ?? a.version,
     uploaded: a.uploaded + b.uploaded,
