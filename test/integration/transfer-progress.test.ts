@@ -65,4 +65,27 @@ describe("transfer progress over a slow link", () => {
     expect(progressOf(b.events, "upload").every((e) => e.total === 0)).toBe(true);
     console.log(`transfer progress: ${up.length} upload and ${down.length} download events part-way through one ${SIZE / 1024 / 1024} MiB file`);
   });
+
+  it("counts a run's transfers on across its batches: files and bytes done never fall back to 0", async () => {
+    // Directly to the server: only the order of the events matters here.
+    const a = await makeEngineInstance("batches-up", { url: server.url, root: "/batches" }, { batchSize: 3 });
+    const b = await makeEngineInstance("batches-down", { url: server.url, root: "/batches" }, { batchSize: 3 });
+    instances.push(a, b);
+    for (let i = 0; i < 10; i++) await a.add(`doc-${i}.txt`, `content ${i} `.repeat(i + 1));
+    const bytes = Array.from({ length: 10 }, (_, i) => `content ${i} `.repeat(i + 1).length).reduce((x, y) => x + y, 0);
+    await a.engine.sync({ force: true });
+    await b.engine.sync({ force: true });
+    for (const [inst, phase] of [[a, "upload"], [b, "download"]] as const) {
+      const events = progressOf(inst.events, phase);
+      // Several batches, each with its own phase: the phase starts again, but from where the last batch ended.
+      const starts = inst.events.filter((e, i) => e.type === "sync.progress" && e.phase === phase && !(inst.events[i - 1]?.type === "sync.progress" && (inst.events[i - 1] as ProgressEvent).phase === phase));
+      expect(starts.length).toBeGreaterThanOrEqual(3);
+      for (let i = 1; i < events.length; i++) {
+        expect(events[i]!.done).toBeGreaterThanOrEqual(events[i - 1]!.done);
+        expect(events[i]!.bytesDone).toBeGreaterThanOrEqual(events[i - 1]!.bytesDone);
+        expect(events[i]!.total).toBeGreaterThanOrEqual(events[i - 1]!.total);
+      }
+      expect(events.at(-1)).toMatchObject({ done: 10, total: 10, bytesDone: bytes, bytesTotal: bytes });
+    }
+  });
 });
