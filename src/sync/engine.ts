@@ -362,7 +362,8 @@ export class SyncEngine {
     const uploadedBefore = new Map<string, DataFile>();
     // An entry's name for each content moved, for progress's `current` (entries that share content: the first).
     const names = new Map<string, string>();
-    const nameOf = (hash: string) => names.get(hash) ?? null;
+    // (Content re-uploaded for another instance's report (DataRepair) is looked up: it is not in the plan.)
+    const nameOf = (hash: string) => names.get(hash) ?? db.liveEntriesWithHash(hash)[0]?.name ?? null;
     const wantsUpload = (state: EntryState) => {
       if (state.deleted || db.hasData(state.hash)) return;
       (alreadyUploaded.has(state.hash) ? uploadedBefore : uploads).set(state.hash, { hash: state.hash, size: state.size });
