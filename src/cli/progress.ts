@@ -9,8 +9,8 @@
  */
 import { formatBytes } from "../bytes.js";
 import { formatDuration } from "../duration.js";
-import type { ProgressEvent, SyncEvent, SyncPhase } from "../sync/events.js";
-import { describeLockWait } from "../sync/lock-events.js";
+import type { LockWait, ProgressEvent, SyncEvent, SyncPhase } from "../sync/events.js";
+import { describeHolder, describeLockWait } from "../sync/lock-events.js";
 
 export interface ProgressReporter {
   onEvent(e: SyncEvent): void;
@@ -78,7 +78,8 @@ function terminalReporter(stream: NodeJS.WriteStream, now: () => number, every: 
   let last: { event: ProgressEvent; at: number } | null = null;
   let drawn = false;
   let cancelTick: (() => void) | null = null;
-  const width = () => Math.max(20, (stream.columns ?? 80) - 1);
+  // A pseudo-terminal without a size says 0 columns.
+  const width = () => Math.max(20, (stream.columns || 80) - 1);
   const clear = () => {
     if (drawn) stream.write("\r\x1b[K");
     drawn = false;
@@ -155,7 +156,7 @@ export function describeTransfer(e: ProgressEvent): string {
 
 /** The terminal's status line for an event received `elapsed` seconds ago, at most `width` characters. */
 export function statusLine(e: ProgressEvent, width: number, elapsed = 0): string {
-  if (e.lock) return cut(describeLockWait(e.lock, e.lock.leftSeconds - elapsed), width);
+  if (e.lock) return lockLine(e.lock, width, elapsed);
   const label = capitalize(PHASE_LABELS[e.phase]);
   if (!isTransfer(e.phase)) return cut(e.total > 1 ? `${label} ${e.done}/${e.total}` : `${label}…`, width);
   const figures = [
@@ -170,6 +171,19 @@ export function statusLine(e: ProgressEvent, width: number, elapsed = 0): string
   const fixed = withBar.length + 3 + e.current.length <= width ? withBar : `${label} ${percent(e)}% ${figures}`;
   if (fixed.length + 3 + 8 > width) return cut(fixed, width);
   return `${fixed} · ${cutStart(e.current, width - fixed.length - 3)}`;
+}
+
+/**
+ * The wait for the share's lock: the whole sentence where it fits, else a shorter one whose end, the time
+ * left, is never cut off (the holder's description is, if need be).
+ */
+function lockLine(lock: LockWait, width: number, elapsed: number): string {
+  const left = lock.leftSeconds - elapsed;
+  const full = describeLockWait(lock, left);
+  if (full.length <= width) return full;
+  const end = ` — up to ${formatDuration(left)} more`;
+  const who = lock.holder ? describeHolder(lock.holder) : "another instance";
+  return `Lock held by ${cut(who, Math.max(1, width - end.length - 13))}${end}`;
 }
 
 function bar(e: ProgressEvent, cells: number): string {

@@ -4,15 +4,17 @@
  * free the run goes on. The wait ends when the test removes the claim, after it has seen what it checks.
  */
 import { spawn } from "node:child_process";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest";
 import { createWebdavRemote } from "../../src/remote/webdav-remote.js";
 import type { Remote } from "../../src/remote/remote.js";
-import { makeInstance, SYNCD_BIN } from "../helpers/cli.js";
+import { makeInstance, SYNCD_BIN, type TestInstance } from "../helpers/cli.js";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
 
 let server: DavServer;
 let remote: Remote;
 const root = "/held";
+const claim = { token: "t", instance: "laptop", host: "a", pid: 4242, ttlMs: 120_000, acquiredAt: new Date().toISOString() };
+let inst: TestInstance;
 
 beforeAll(async () => {
   server = await startDavServer();
@@ -28,12 +30,12 @@ const WAITING = /^Waiting for the share's lock, held by laptop \(pid 4242 on hos
 it("a sync waiting for a lock held by another instance shows the holder and a decreasing time left", async () => {
   await remote.mkdir("");
   await remote.mkdir("version.txt.lock");
-  const claim = { token: "t", instance: "laptop", host: "a", pid: 4242, ttlMs: 120_000, acquiredAt: new Date().toISOString() };
   await remote.put("version.txt.lock/t.json", Buffer.from(JSON.stringify(claim)));
-  const inst = makeInstance("waiter", { url: server.url, root }, { lockWaitSeconds: 60 });
+  inst = makeInstance("waiter", { url: server.url, root }, { lockWaitSeconds: 60 });
   await inst.ok("add", SYNCD_BIN, "--name", "a.js");
 
   const child = spawn(process.execPath, [SYNCD_BIN, "--config", inst.configPath, "sync"], { stdio: ["ignore", "pipe", "pipe"] });
+  onTestFinished(() => void child.kill());
   let stderr = "";
   let stdout = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -56,4 +58,34 @@ it("a sync waiting for a lock held by another instance shows the holder and a de
   expect(await exited).toBe(0);
   expect(stdout).toMatch(/^synced: version 1, 1 uploaded/);
   expect(stderr).not.toMatch(/lock waiting|expired-claim-removed/);
+});
+
+it("on a terminal, the wait counts down every second on one line", async () => {
+  // The same instance (its share already probed), with something new to sync, in a pseudo-terminal (script(1)).
+  await inst.ok("add", SYNCD_BIN, "--name", "b.js");
+  await remote.put("version.txt.lock/t.json", Buffer.from(JSON.stringify(claim)));
+  // A pseudo-terminal has no size until told one: 120 columns, room for the whole sentence.
+  const command = `stty cols 120; ${[process.execPath, SYNCD_BIN, "--config", inst.configPath, "sync"].map((a) => `'${a}'`).join(" ")}`;
+  const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+  onTestFinished(() => void child.kill());
+  let out = "";
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  const left = await new Promise<number[]>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      // Each redraw starts with a carriage return and ends by clearing the rest of the line.
+      const seen = out.split("\r").flatMap((frame) => {
+        const m = WAITING.exec(frame.replace(/\x1b\[K.*$/s, ""));
+        return m ? [Number(m[1] ?? 0) * 60 + Number(m[2])] : [];
+      });
+      if (new Set(seen).size >= 3) resolve(seen);
+    });
+    void exited.then(() => reject(new Error(`syncd sync ended before waiting: ${out}`)));
+  });
+  const distinct = [...new Set(left)];
+  for (let i = 1; i < distinct.length; i++) expect(distinct[i]).toBeLessThan(distinct[i - 1]!);
+  expect(out).not.toMatch(/\n.*Waiting for the share's lock/); // redrawn in place, not line after line
+  await remote.delete("version.txt.lock/t.json");
+  expect(await exited).toBe(0);
+  expect(out).toMatch(/synced: version 2, 1 uploaded/);
 });

@@ -141,6 +141,14 @@ describe("on a terminal", () => {
     h.reporter.stop();
   });
 
+  it("keeps the time left of a lock wait in view on a narrow terminal", () => {
+    expect(statusLine(wait(23), 100)).toBe("Waiting for the share's lock, held by laptop (pid 4242 on host a) — up to 23 s more.");
+    expect(statusLine(wait(83), 79)).toBe("Lock held by laptop (pid 4242 on host a) — up to 1 min 23 s more");
+    const narrow = statusLine(wait(23), 40);
+    expect(narrow).toMatch(/^Lock held by lapt.*… — up to 23 s more$/);
+    expect(narrow.length).toBeLessThanOrEqual(40);
+  });
+
   it("prints a warning above the status line and draws the line again", () => {
     const h = harness(true);
     h.reporter.onEvent(itemProgress("plan", 0, 1));
