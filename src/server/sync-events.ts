@@ -25,8 +25,11 @@ function forward(e: SyncEvent, hub: EventHub): void {
   switch (e.type) {
     case "sync.started":
       return hub.publish(e.type, { force: e.force });
-    case "sync.progress":
-      return hub.publish(e.type, { phase: e.phase, done: e.done, total: e.total, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
+    case "sync.progress": {
+      // SPEC §6's fields, and while the run waits for the share's lock, who holds it and for how long at most.
+      const { type: _type, ...progress } = e;
+      return hub.publish(e.type, progress);
+    }
     case "sync.completed":
       return hub.publish(e.type, { summary: e.summary });
     case "sync.failed":

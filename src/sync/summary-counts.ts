@@ -2,7 +2,6 @@
 import { sameContent, type EntryState } from "../model/entry.js";
 import type { SyncSummary } from "./events.js";
 import type { EntryAction } from "./plan.js";
-import type { DataFile } from "./transfer.js";
 
 /** Summary counters of SPEC §5, from what an action changed on each side. */
 export function countAction(summary: SyncSummary, action: EntryAction, local: EntryState | null, remote: EntryState | null): void {
@@ -20,9 +19,4 @@ export function countAction(summary: SyncSummary, action: EntryAction, local: En
   else if (l && local && !sameContent(local, l)) summary.metadataPulled++;
   // A keep_both copy is a new entry on both sides, made from the side that lost.
   summary.uploaded += action.copies?.length ?? 0;
-}
-
-/** The bytes of these data files together. */
-export function sum(files: DataFile[]): number {
-  return files.reduce((n, f) => n + f.size, 0);
 }

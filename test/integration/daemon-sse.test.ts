@@ -14,6 +14,9 @@ interface Progress {
   total: number;
   bytesDone: number;
   bytesTotal: number;
+  bytesPerSecond: number | null;
+  etaSeconds: number | null;
+  current: string | null;
 }
 
 let td: TestDaemon;
@@ -77,7 +80,9 @@ describe("GET /api/v1/sse/subscribe", () => {
       expect(last.bytesDone).toBe(last.bytesTotal);
     }
     const upload = progress.filter((p) => p.phase === "upload").at(-1) as Progress;
-    expect(upload).toMatchObject({ total: 12, bytesTotal: 12 * 64 * 1024 });
+    expect(upload).toMatchObject({ total: 12, bytesTotal: 12 * 64 * 1024, current: null });
+    // SPEC §6's fields on every progress event (values while bytes are in flight: daemon-sse-progress.test.ts).
+    for (const p of progress) expect(Object.keys(p)).toEqual(expect.arrayContaining(["bytesPerSecond", "etaSeconds", "current"]));
   });
 
   it("sends keep-alive comments on the configured interval", async () => {
