@@ -1,24 +1,53 @@
 /**
  * The dashboard at `/`: one self-contained page, no framework and no build step. It reads everything
- * through the same API as any client (so it needs the token like any client): status, recent runs and
- * conflicts by fetch, live progress by EventSource.
+ * through the same API as any client (so it needs the token like any client): status, runs, conflicts,
+ * the library, the instances and the invitation by fetch, live progress by EventSource.
+ *
+ * What it shows, top to bottom: the state in a few words ("In sync", "Syncing…", "Needs attention: …"),
+ * the transfer in flight (bytes, rate, time left, the entry), conflicts with both sides' differing values
+ * and the three choices, the library (search, recently changed, deleted ones to restore), the instances
+ * sharing it, how to connect another machine, and the run history with idle checks folded together.
  *
  * The token: open `http://host:port/#token=…` once (a fragment never reaches the server or its logs), or
  * type it when asked; the page keeps it in localStorage. EventSource cannot send headers, so the stream
  * gets it as `?token=`, which the daemon accepts on that route only and never logs.
  *
  * Values from the API are only ever inserted as text (textContent), never as HTML; the Content-Security-
- * Policy allows exactly this page's inline script and style (by hash) and requests to this origin.
+ * Policy allows exactly this page's inline script and style (by hash) and requests to this origin. Long
+ * names and messages wrap (overflow-wrap: anywhere), so that nothing widens the page on a phone.
  */
 import { createHash } from "node:crypto";
 
 const STYLE = `
-body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222}
-h1{font-size:1.4rem;margin:0 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}dt{color:#666}dd{margin:0}
-progress{width:100%;height:1.2rem}button{margin:0 .3rem .3rem 0}.err{color:#b00}.muted{color:#666}
-.hidden{display:none}td:last-child{white-space:nowrap}code{font-size:.9em}#auth{background:#fff4d6;padding:.8rem;margin-bottom:1rem}
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:64rem;padding:1rem;color:#1d2125;background:#f6f7f9;overflow-wrap:anywhere}
+header{display:flex;flex-wrap:wrap;align-items:baseline;gap:.3rem 1rem;margin-bottom:1rem}
+h1{font-size:1.3rem;margin:0}h2{font-size:1.05rem;margin:0 0 .6rem}
+section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:1rem;margin-bottom:1rem}
+.muted{color:#5f6b7a}.small{font-size:.85rem}.err{color:#a4141b}.hidden{display:none}
+#state{font-size:1.5rem;font-weight:600;margin:0}
+#state.ok{color:#17803d}#state.busy{color:#1f5fbf}#state.wait{color:#8a5a00}#state.bad{color:#a4141b}
+.row{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem 1rem}
+button{font:inherit;padding:.35rem .8rem;border:1px solid #b8c0ca;border-radius:6px;background:#fff;cursor:pointer}
+button.primary{background:#1f5fbf;border-color:#1f5fbf;color:#fff}button:disabled{opacity:.55;cursor:default}
+button.on{background:#e7eefb;border-color:#1f5fbf}
+progress{width:100%;height:1rem;margin:.6rem 0 .2rem}
+#transfer{margin-top:.8rem}
+table{border-collapse:collapse;width:100%;table-layout:fixed}
+td,th{border-bottom:1px solid #e6e9ed;padding:.35rem .4rem;text-align:left;vertical-align:top}
+th{font-weight:600;color:#5f6b7a;font-size:.85rem}
+.conflict{border:1px solid #e8c3c5;border-radius:6px;padding:.7rem;margin-bottom:.8rem}
+.conflict h3{font-size:1rem;margin:0 0 .3rem}
+.conflict .differs td{background:#fff4d6;font-weight:600}
+.conflict table th:first-child{width:22%}
+.entries td:nth-child(2),.entries th:nth-child(2){width:6.5rem}
+.entries td:nth-child(3),.entries th:nth-child(3){width:8rem}
+.entries td:nth-child(4),.entries th:nth-child(4){width:6.5rem}
+input[type=search],input[type=password]{font:inherit;padding:.35rem .5rem;border:1px solid #b8c0ca;border-radius:6px;width:100%;max-width:28rem}
+pre{background:#f0f2f5;padding:.5rem .7rem;border-radius:6px;white-space:pre-wrap;overflow-wrap:anywhere;margin:.3rem 0}
+ul.plain{list-style:none;padding:0;margin:0}ul.plain li{padding:.3rem 0;border-bottom:1px solid #eef0f3}
+#auth{background:#fff4d6}
+@media (max-width:40rem){body{padding:.5rem}.entries td:nth-child(3),.entries th:nth-child(3){display:none}#state{font-size:1.25rem}}
 `;
 
 const SCRIPT = `
@@ -34,6 +63,12 @@ if (fromHash) {
 }
 let events = null;
 let running = false;
+let lastStatus = null;
+let instanceNames = new Map();
+let libraryView = "recent";
+let searchTimer = null;
+// The run in flight, as the transfer box shows it: each transfer phase's latest figures.
+let run = null;
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -41,25 +76,31 @@ function el(tag, text, cls) {
   if (cls) e.className = cls;
   return e;
 }
-function emptyRow(text) {
-  const tr = el("tr");
-  tr.append(el("td", text, "muted"));
-  return tr;
-}
+function plural(n, one, many) { return n + " " + (n === 1 ? one : (many || one + "s")); }
 function bytes(n) {
+  if (!(n >= 0)) return "?";
   if (n < 1024) return n + " B";
   const u = ["KiB", "MiB", "GiB", "TiB"];
   let v = n / 1024, i = 0;
   while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
   return v.toFixed(v < 10 ? 1 : 0) + " " + u[i];
 }
-function when(iso) { return iso ? new Date(iso).toLocaleString() : "never"; }
-function describe(s) {
-  if (s.skipped) return "up to date (version " + s.version + ")";
-  return "version " + s.version + ": " + s.uploaded + " up, " + s.downloaded + " down, " +
-    (s.deletedLocal + s.deletedRemote) + " deleted, " + (s.metadataPushed + s.metadataPulled) + " metadata, " +
-    s.conflicts + " conflicts, " + bytes(s.bytesUp) + " / " + bytes(s.bytesDown) + ", " + (s.durationMs / 1000).toFixed(1) + " s";
+function duration(s) {
+  s = Math.max(0, Math.round(s));
+  if (s < 60) return s + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+  return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
 }
+function clock(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+function ago(iso) {
+  if (!iso) return "never";
+  const s = (Date.now() - new Date(iso).getTime()) / 1000;
+  if (s < 45) return "just now";
+  if (s < 3600) return plural(Math.round(s / 60), "minute") + " ago";
+  if (s < 86400) return plural(Math.round(s / 3600), "hour") + " ago";
+  return new Date(iso).toLocaleString();
+}
+function setText(id, text, cls) { const e = $(id); e.textContent = text; if (cls !== undefined) e.className = cls; }
 
 async function api(path, init) {
   init = init || {};
@@ -69,7 +110,7 @@ async function api(path, init) {
   const res = await fetch(path, Object.assign({}, init, { headers }));
   if (res.status === 401) { askToken(); throw new Error("The daemon needs its token."); }
   const body = await res.json().catch(() => null);
-  if (!res.ok) throw new Error(body && body.error ? body.error.message : "HTTP " + res.status);
+  if (!res.ok) throw new Error(body && body.error ? body.error.message : "The daemon answered " + res.status + ".");
   return body;
 }
 
@@ -85,125 +126,322 @@ $("auth-form").addEventListener("submit", (e) => {
   start();
 });
 
+// ---- the state at a glance --------------------------------------------------------------------------
+const BUSY = { "lock-busy": 1, "local-lock-busy": 1 };
+function overall(s, d) {
+  if (d.running) return ["busy", "Syncing…"];
+  const err = d.lastError || (!d.lastRun && s.lastError ? { code: "", message: s.lastError } : null);
+  if (err && BUSY[err.code]) return ["wait", "Another machine is syncing; will retry" + (d.nextRunAt ? " at " + clock(d.nextRunAt) : "") + "."];
+  if (err) return ["bad", "Needs attention: " + err.message];
+  if (s.conflicts > 0) return ["bad", "Needs attention: " + plural(s.conflicts, "conflict") + " to resolve below."];
+  if (s.syncNeeded === null) return ["bad", "Needs attention: the share cannot be reached right now."];
+  if (s.localVersion === null) return ["wait", "Not synced yet."];
+  if (s.unsynced > 0 || s.syncNeeded) return ["wait", "Changes waiting to sync."];
+  return ["ok", "In sync"];
+}
 async function refreshStatus() {
   let s;
-  try { s = await api("/api/v1/sync/status"); } catch (e) { $("status-error").textContent = e.message; return; }
-  $("status-error").textContent = "";
+  try { s = await api("/api/v1/sync/status"); } catch (e) { setText("status-error", e.message); return; }
+  setText("status-error", "");
+  lastStatus = s;
   const d = s.daemon;
-  const rows = [
-    ["Instance", d.instance ? d.instance.name : ""],
-    ["Unsynced changes", s.unsynced],
-    ["Local version", s.localVersion === null ? "never synced" : s.localVersion],
-    ["Share version", s.remoteVersion === null ? "unknown" : s.remoteVersion],
-    ["Sync needed", s.syncNeeded === null ? "unknown (share unreachable)" : s.syncNeeded ? "yes" : "no"],
-    ["Last sync", when(s.lastSyncAt)],
-    ["Open conflicts", s.conflicts],
-    ["Next run", d.running ? "running now" : d.nextRunAt ? when(d.nextRunAt) + " (" + d.nextRunReason + ")" : "not scheduled"],
-    ["Last error", d.lastError ? d.lastError.message : s.lastError || "none"],
-  ];
-  const dl = $("status");
-  dl.replaceChildren();
-  for (const [k, v] of rows) { dl.append(el("dt", k), el("dd", v)); }
+  if (d.instance) setText("instance", d.instance.name);
+  const [cls, text] = overall(s, d);
+  if (!(d.running && run)) setText("state", text, cls);
+  const parts = [];
+  parts.push(s.lastSyncAt ? "Last synced " + ago(s.lastSyncAt) : "Never synced");
+  if (s.unsynced > 0) parts.push(plural(s.unsynced, "change") + " here waiting to sync");
+  if (!d.running && d.nextRunAt) parts.push("next check at " + clock(d.nextRunAt));
+  setText("state-detail", parts.join(" · ") + ".");
   setRunning(d.running);
-  const tbody = $("runs");
-  tbody.replaceChildren();
-  for (const r of d.recentRuns) {
-    const tr = el("tr");
-    tr.append(el("td", when(r.finishedAt)), el("td", r.trigger + (r.force ? " (forced)" : "")),
-      el("td", r.ok ? describe(r.summary) : r.error.message, r.ok ? "" : "err"));
-    tbody.append(tr);
-  }
-  if (d.recentRuns.length === 0) tbody.append(emptyRow("no runs yet"));
+  renderRuns(d.recentRuns);
 }
 
-function side(s) {
-  if (s.deleted) return "deleted";
-  return s.name + " · " + bytes(s.size) + " · " + s.hash.slice(0, 10) + " · " + JSON.stringify(s.meta);
-}
-async function refreshConflicts() {
-  let list;
-  try { list = await api("/api/v1/sync/conflicts"); } catch (e) { $("conflicts-error").textContent = e.message; return; }
-  $("conflicts-error").textContent = "";
-  const tbody = $("conflicts");
-  tbody.replaceChildren();
-  for (const c of list) {
-    const tr = el("tr");
-    tr.dataset.conflict = c.id;
-    const actions = el("td");
-    for (const [strategy, label] of [["local_wins", "Keep local"], ["remote_wins", "Keep remote"], ["keep_both", "Keep both"]]) {
-      const b = el("button", label);
-      b.dataset.strategy = strategy;
-      b.addEventListener("click", () => resolve(c.id, strategy, tr));
-      actions.append(b);
-    }
-    tr.append(el("td", c.local.name), el("td", c.kind + (c.fields.length ? ": " + c.fields.join(", ") : "")),
-      el("td", side(c.local)), el("td", side(c.remote)), actions);
-    tbody.append(tr);
-  }
-  if (list.length === 0) tbody.append(emptyRow("no open conflicts"));
-}
-async function resolve(id, strategy, row) {
-  for (const b of row.querySelectorAll("button")) b.disabled = true;
-  try {
-    await api("/api/v1/sync/resolve-conflict", { method: "POST", body: JSON.stringify({ id, strategy }) });
-    $("conflicts-error").textContent = "";
-  } catch (e) {
-    $("conflicts-error").textContent = e.message;
-  }
-  await Promise.all([refreshConflicts(), refreshStatus()]);
-}
-
+// ---- live transfer ----------------------------------------------------------------------------------
+const PHASES = {
+  check: "Checking for changes", lock: "Waiting for the share's lock", metadata: "Reading the share's catalogue",
+  plan: "Working out what changed", upload: "Uploading", download: "Downloading", publish: "Publishing the changes",
+  apply: "Applying the changes here",
+};
 function setRunning(on) {
   running = on;
   $("sync-now").disabled = on;
 }
+function startRun() {
+  run = { phase: "check", transfers: {} };
+  setRunning(true);
+  setText("state", "Syncing…", "busy");
+  setText("state-detail", PHASES.check + "…");
+}
 function showProgress(p) {
-  const frac = p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : p.total > 0 ? p.done / p.total : 0;
-  $("bar").value = Math.round(Math.min(1, frac) * 1000);
-  $("phase").textContent = p.phase + " " + p.done + "/" + p.total + (p.bytesTotal > 0 ? " · " + bytes(p.bytesDone) + " of " + bytes(p.bytesTotal) : "");
+  if (!run) startRun();
+  run.phase = p.phase;
+  setText("state", "Syncing…", "busy");
+  setText("state-detail", (PHASES[p.phase] || p.phase) + "…");
+  if (p.phase !== "upload" && p.phase !== "download") return; // the bar keeps what it showed
+  run.transfers[p.phase] = p;
+  if (p.total === 0 && p.bytesTotal === 0) return;
+  // The bar covers every transfer of this run, so it never falls back to 0 when a phase begins.
+  let done = 0, total = 0, files = 0, filesTotal = 0;
+  for (const t of Object.values(run.transfers)) { done += t.bytesDone; total += t.bytesTotal; files += t.done; filesTotal += t.total; }
+  const frac = total > 0 ? done / total : filesTotal > 0 ? files / filesTotal : 0;
+  $("transfer").classList.remove("hidden");
+  $("bar").value = Math.round(Math.min(1, Math.max(0, frac)) * 1000);
+  const verb = p.phase === "upload" ? "Uploading" : "Downloading";
+  const parts = [verb + " " + plural(p.total, "file") + ": " + p.done + " done", bytes(p.bytesDone) + " of " + bytes(p.bytesTotal)];
+  if (typeof p.bytesPerSecond === "number") parts.push(bytes(p.bytesPerSecond) + "/s");
+  if (typeof p.etaSeconds === "number") parts.push("about " + duration(p.etaSeconds) + " left");
+  setText("transfer-text", parts.join(" · "));
+  setText("transfer-current", p.current ? p.current : "");
+}
+function endRun(text, cls) {
+  run = null;
+  $("transfer").classList.add("hidden");
+  $("bar").value = 0;
+  setText("transfer-text", "");
+  setText("transfer-current", "");
+  setRunning(false);
+  setText("result", text, cls);
+}
+function describe(s) {
+  if (s.skipped) return "nothing to do";
+  const parts = [];
+  if (s.uploaded) parts.push(s.uploaded + " uploaded");
+  if (s.downloaded) parts.push(s.downloaded + " downloaded");
+  if (s.deletedLocal + s.deletedRemote) parts.push((s.deletedLocal + s.deletedRemote) + " deleted");
+  if (s.metadataPushed + s.metadataPulled) parts.push(plural(s.metadataPushed + s.metadataPulled, "name or tag change"));
+  if (s.conflicts) parts.push(plural(s.conflicts, "conflict"));
+  if (parts.length === 0) return "nothing to do";
+  if (s.bytesUp || s.bytesDown) parts.push(bytes(s.bytesUp + s.bytesDown) + " moved");
+  return parts.join(", ");
 }
 $("sync-now").addEventListener("click", async () => {
-  setRunning(true);
-  $("result").textContent = "syncing…";
-  $("result").className = "";
+  if (!run) startRun();
   try {
-    const s = await api("/api/v1/sync", { method: "POST", body: "{}" });
-    $("result").textContent = "done: " + describe(s);
+    await api("/api/v1/sync", { method: "POST", body: "{}" });
   } catch (e) {
-    $("result").textContent = "failed: " + e.message;
-    $("result").className = "err";
+    // The event stream reports the failure too; this covers a page whose stream is down.
+    if (run) endRun("Last sync failed: " + e.message, "err");
   }
-  await Promise.all([refreshStatus(), refreshConflicts()]);
+  refreshAll();
 });
 
+// ---- run history: idle checks folded together ------------------------------------------------------
+const TRIGGERS = { startup: "at start", interval: "scheduled", write: "after a change", manual: "Sync now", retry: "retry" };
+function idle(r) { return r.ok && r.summary && describe(r.summary) === "nothing to do"; }
+function renderRuns(runs) {
+  const list = $("runs");
+  list.replaceChildren();
+  for (let i = 0; i < runs.length; ) {
+    const r = runs[i];
+    let j = i + 1;
+    if (idle(r)) while (j < runs.length && idle(runs[j])) j++;
+    const li = el("li");
+    if (j - i > 1) {
+      const oldest = runs[j - 1];
+      li.append(el("span", plural(j - i, "check") + ", nothing to do, " + clock(oldest.startedAt) + "–" + clock(r.finishedAt)));
+      li.dataset.folded = String(j - i);
+    } else if (r.ok) {
+      li.append(el("span", clock(r.finishedAt) + " · " + describe(r.summary) + " (" + (TRIGGERS[r.trigger] || r.trigger) + ", " + duration(r.durationMs / 1000) + ")"));
+    } else {
+      const msg = BUSY[r.error.code] ? "Another machine was syncing; will retry." : r.error.message;
+      li.append(el("span", clock(r.finishedAt) + " · failed: " + msg, "err"));
+    }
+    list.append(li);
+    i = j;
+  }
+  if (runs.length === 0) list.append(el("li", "No runs yet.", "muted"));
+}
+
+// ---- conflicts: both sides' differing values -------------------------------------------------------
+function show(v) {
+  if (v === undefined) return "(not set)";
+  const t = typeof v === "string" ? v : JSON.stringify(v);
+  return t.length > 300 ? t.slice(0, 300) + "…" : t;
+}
+function sideName(origin) { return instanceNames.get(origin) || null; }
+function conflictRows(c) {
+  const l = c.local, r = c.remote, rows = [];
+  const differs = new Set(c.fields);
+  rows.push(["Name", l.name, r.name, l.name !== r.name || differs.has("name")]);
+  if (l.deleted || r.deleted) rows.push(["State", l.deleted ? "deleted" : "kept", r.deleted ? "deleted" : "kept", l.deleted !== r.deleted]);
+  rows.push(["Size", bytes(l.size), bytes(r.size), l.hash !== r.hash]);
+  if (l.hash !== r.hash) rows.push(["Content", "this machine's version", "the share's version", true]);
+  const keys = new Set(Object.keys(l.meta || {}).concat(Object.keys(r.meta || {})));
+  for (const k of Array.from(keys).sort()) {
+    const a = (l.meta || {})[k], b = (r.meta || {})[k];
+    const diff = JSON.stringify(a) !== JSON.stringify(b);
+    if (diff || differs.has("meta." + k)) rows.push([k, show(a), show(b), true]);
+  }
+  return rows;
+}
+const KINDS = {
+  content: "Both machines changed the content.", name: "Both machines renamed it.", meta: "Both machines changed its details.",
+  "edit-delete": "One machine deleted it while the other changed it.",
+};
+async function refreshConflicts() {
+  let list;
+  try { list = await api("/api/v1/sync/conflicts"); } catch (e) { setText("conflicts-error", e.message); return; }
+  setText("conflicts-error", "");
+  setText("conflicts-count", list.length ? "(" + list.length + ")" : "");
+  const box = $("conflicts");
+  box.replaceChildren();
+  for (const c of list) {
+    const card = el("div", null, "conflict");
+    card.dataset.conflict = c.id;
+    card.append(el("h3", c.local.name === c.remote.name ? c.local.name : c.local.name + " / " + c.remote.name));
+    card.append(el("p", KINDS[c.kind] || "The two machines disagree.", "muted small"));
+    const table = el("table");
+    const head = el("tr");
+    const other = sideName(c.remote.origin);
+    head.append(el("th", ""), el("th", "This machine"), el("th", other ? "The share (from " + other + ")" : "The share"));
+    table.append(el("thead"));
+    table.firstChild.append(head);
+    const body = el("tbody");
+    for (const [field, a, b, diff] of conflictRows(c)) {
+      const tr = el("tr", null, diff ? "differs" : "");
+      tr.dataset.field = field;
+      tr.append(el("th", field), el("td", a, "local"), el("td", b, "remote"));
+      body.append(tr);
+    }
+    table.append(body);
+    card.append(table);
+    const actions = el("div", null, "row");
+    actions.append(el("span", "Keep:", "muted"));
+    for (const [strategy, label] of [["local_wins", "This machine's"], ["remote_wins", "The share's"], ["keep_both", "Both (as two entries)"]]) {
+      const b = el("button", label);
+      b.dataset.strategy = strategy;
+      b.addEventListener("click", () => resolve(c.id, strategy, card));
+      actions.append(b);
+    }
+    card.append(actions);
+    box.append(card);
+  }
+  if (list.length === 0) box.append(el("p", "No conflicts.", "muted"));
+}
+async function resolve(id, strategy, card) {
+  for (const b of card.querySelectorAll("button")) b.disabled = true;
+  try {
+    await api("/api/v1/sync/resolve-conflict", { method: "POST", body: JSON.stringify({ id, strategy }) });
+    setText("conflicts-error", "");
+  } catch (e) {
+    setText("conflicts-error", e.message);
+  }
+  await Promise.all([refreshConflicts(), refreshStatus(), refreshLibrary()]);
+}
+
+// ---- the library ------------------------------------------------------------------------------------
+const VIEWS = { recent: "order=recent", name: "order=name", deleted: "deleted=only&order=recent" };
+async function refreshLibrary() {
+  const q = $("search").value.trim();
+  const path = "/api/v1/files?limit=50&" + VIEWS[libraryView] + (q ? "&q=" + encodeURIComponent(q) : "");
+  let list;
+  try { list = await api(path); } catch (e) { setText("library-error", e.message); return; }
+  setText("library-error", "");
+  for (const b of document.querySelectorAll("#views button")) b.classList.toggle("on", b.dataset.view === libraryView);
+  const tbody = $("entries");
+  tbody.replaceChildren();
+  for (const f of list) {
+    const tr = el("tr");
+    tr.dataset.entry = f.id;
+    const state = f.deleted ? "deleted" : f.syncStatus === "pending" ? "waiting to sync" : f.syncStatus === "conflict" ? "in conflict" : "synced";
+    const action = el("td");
+    if (f.deleted) {
+      const b = el("button", "Restore");
+      b.addEventListener("click", () => restore(f, b));
+      action.append(b);
+    } else action.append(el("span", state, "muted small"));
+    tr.append(el("td", f.name, "name"), el("td", bytes(f.size)), el("td", ago(f.updatedAt), "muted small"), action);
+    tbody.append(tr);
+  }
+  const none = q ? "Nothing matches “" + q + "”." : libraryView === "deleted" ? "No deleted entries." : "The library is empty.";
+  if (list.length === 0) { const tr = el("tr"); const td = el("td", none, "muted"); td.colSpan = 4; tr.append(td); tbody.append(tr); }
+  setText("library-note", list.length === 50 ? "The 50 first; search to narrow down." : "");
+}
+async function restore(f, button) {
+  button.disabled = true;
+  try {
+    await api("/api/v1/files/" + encodeURIComponent(f.id) + "/restore", { method: "POST" });
+    setText("library-msg", "Restored " + f.name + "; it syncs with the next run.", "");
+  } catch (e) {
+    setText("library-msg", "Could not restore " + f.name + ": " + e.message, "err");
+  }
+  await Promise.all([refreshLibrary(), refreshStatus()]);
+}
+for (const b of document.querySelectorAll("#views button")) {
+  b.addEventListener("click", () => { libraryView = b.dataset.view; refreshLibrary(); });
+}
+$("search").addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(refreshLibrary, 250);
+});
+
+// ---- instances and the invitation -------------------------------------------------------------------
+async function refreshInstances() {
+  let list;
+  try { list = await api("/api/v1/instances"); } catch (e) { setText("instances-error", e.message); return; }
+  setText("instances-error", "");
+  instanceNames = new Map(list.map((i) => [i.id, i.name]));
+  const ul = $("instances");
+  ul.replaceChildren();
+  for (const i of list) {
+    const li = el("li");
+    li.dataset.instance = i.id;
+    li.append(el("strong", i.name), el("span", i.thisMachine ? " (this machine)" : "", "muted"));
+    const seen = i.lastSeen ? "last published a change " + ago(i.lastSeen) : "has not published a change yet";
+    li.append(el("div", seen + (i.lastVersion !== null ? " (share version " + i.lastVersion + ")" : ""), "muted small"));
+    ul.append(li);
+  }
+}
+async function refreshInvite() {
+  let inv;
+  try { inv = await api("/api/v1/invite"); } catch (e) { setText("invite-error", e.message); return; }
+  const box = $("invite");
+  box.replaceChildren();
+  if (!inv.available) { box.append(el("p", inv.reason)); return; }
+  for (const w of inv.warnings) box.append(el("p", "Note: " + w, "err"));
+  box.append(el("p", "On the other machine, with syncd installed, run these commands in a terminal:"));
+  box.append(el("p", "1. Save this machine's token to a file only you can read (paste it and press Enter):", "small"));
+  box.append(el("pre", inv.saveSecret));
+  box.append(el("p", "The token is server.token in this machine's configuration file; syncd invite on this machine prints it.", "muted small"));
+  box.append(el("p", "2. Set up syncd there, pointing at this machine's share:", "small"));
+  box.append(el("pre", inv.init));
+  box.append(el("p", "3. Sync:", "small"));
+  box.append(el("pre", "syncd sync"));
+}
+
+// ---- the event stream -------------------------------------------------------------------------------
 function connect() {
   if (events) events.close();
   events = new EventSource("/api/v1/sse/subscribe" + (token ? "?token=" + encodeURIComponent(token) : ""));
-  events.addEventListener("open", () => { $("live").textContent = "live"; });
-  events.addEventListener("error", () => { $("live").textContent = "reconnecting…"; });
-  events.addEventListener("sync.started", () => { setRunning(true); $("bar").value = 0; $("phase").textContent = "starting"; });
+  events.addEventListener("open", () => setText("live", "live", "muted small"));
+  events.addEventListener("error", () => setText("live", "reconnecting…", "muted small"));
+  events.addEventListener("sync.started", () => { startRun(); setText("result", ""); });
   events.addEventListener("sync.progress", (e) => showProgress(JSON.parse(e.data)));
   events.addEventListener("sync.completed", (e) => {
     const s = JSON.parse(e.data).summary;
-    $("bar").value = 1000;
-    $("phase").textContent = "completed: " + describe(s);
-    setRunning(false);
-    refreshStatus(); refreshConflicts();
+    endRun(s.skipped ? "" : "Last sync: " + describe(s) + ".", "");
+    refreshAll();
   });
   events.addEventListener("sync.failed", (e) => {
-    $("phase").textContent = "failed: " + JSON.parse(e.data).error.message;
-    setRunning(false);
+    const err = JSON.parse(e.data).error;
+    endRun(BUSY[err.code] ? "" : "Last sync failed: " + err.message, "err");
     refreshStatus();
   });
-  events.addEventListener("conflict", () => refreshConflicts());
+  events.addEventListener("conflict", () => { refreshConflicts(); refreshStatus(); });
 }
 
-function start() {
+function refreshAll() {
+  return Promise.all([refreshStatus(), refreshConflicts(), refreshLibrary(), refreshInstances()]);
+}
+async function start() {
   connect();
-  refreshStatus();
-  refreshConflicts();
+  await refreshInstances(); // first: conflicts name the other side by its instance
+  refreshAll();
+  refreshInvite();
 }
 setInterval(() => { if (!running) refreshStatus(); }, 15000);
+setInterval(() => { if (!running) refreshInstances(); }, 60000);
 start();
 `;
 
@@ -228,32 +466,52 @@ export const DASHBOARD_HTML = `<!doctype html>
 <style>${STYLE}</style>
 </head>
 <body>
-<h1>syncd <small class="muted" id="live">connecting…</small></h1>
+<header><h1>syncd <span id="instance" class="muted"></span></h1><span class="muted small" id="live">connecting…</span></header>
 <section id="auth" class="hidden">
   <form id="auth-form">
-    <label>This daemon needs its token (<code>server.token</code>): <input id="token" type="password" autocomplete="off"></label>
-    <button type="submit">Use token</button>
+    <p><label for="token">This daemon needs its token (<code>server.token</code> in its configuration file):</label></p>
+    <div class="row"><input id="token" type="password" autocomplete="off"><button type="submit">Use token</button></div>
   </form>
 </section>
-<section>
-  <h2>Status</h2>
+<section id="overview">
+  <p id="state" class="busy">Loading…</p>
+  <p id="state-detail" class="muted"></p>
   <p class="err" id="status-error"></p>
-  <dl id="status"></dl>
+  <div class="row"><button id="sync-now" class="primary">Sync now</button><span id="result"></span></div>
+  <div id="transfer" class="hidden">
+    <progress id="bar" max="1000" value="0"></progress>
+    <div id="transfer-text"></div>
+    <div id="transfer-current" class="muted small"></div>
+  </div>
 </section>
-<section>
-  <h2>Sync</h2>
-  <button id="sync-now">Sync now</button> <span id="result"></span>
-  <progress id="bar" max="1000" value="0"></progress>
-  <div id="phase" class="muted">idle</div>
-</section>
-<section>
-  <h2>Open conflicts</h2>
+<section id="conflicts-section">
+  <h2>Conflicts <span id="conflicts-count" class="muted"></span></h2>
+  <p class="muted small">The same entry changed on two machines. Compare the two sides and choose which to keep.</p>
   <p class="err" id="conflicts-error"></p>
-  <table><thead><tr><th>Entry</th><th>Kind</th><th>Local</th><th>Remote</th><th>Resolve</th></tr></thead><tbody id="conflicts"></tbody></table>
+  <div id="conflicts"></div>
 </section>
-<section>
+<section id="library">
+  <h2>Library</h2>
+  <div class="row"><input id="search" type="search" placeholder="Search by name" aria-label="Search by name">
+    <span id="views" class="row"><button data-view="recent">Recently changed</button><button data-view="name">By name</button><button data-view="deleted">Deleted</button></span></div>
+  <p class="err" id="library-error"></p>
+  <p id="library-msg"></p>
+  <table class="entries"><thead><tr><th>Name</th><th>Size</th><th>Changed</th><th></th></tr></thead><tbody id="entries"></tbody></table>
+  <p id="library-note" class="muted small"></p>
+</section>
+<section id="instances-section">
+  <h2>Machines sharing this library</h2>
+  <p class="err" id="instances-error"></p>
+  <ul id="instances" class="plain"></ul>
+</section>
+<section id="invite-section">
+  <h2>Connect another machine</h2>
+  <p class="err" id="invite-error"></p>
+  <div id="invite"></div>
+</section>
+<section id="history">
   <h2>Recent runs</h2>
-  <table><thead><tr><th>Finished</th><th>Trigger</th><th>Result</th></tr></thead><tbody id="runs"></tbody></table>
+  <ul id="runs" class="plain"></ul>
 </section>
 <script>${SCRIPT}</script>
 </body>

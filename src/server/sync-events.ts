@@ -25,8 +25,12 @@ function forward(e: SyncEvent, hub: EventHub): void {
   switch (e.type) {
     case "sync.started":
       return hub.publish(e.type, { force: e.force });
-    case "sync.progress":
-      return hub.publish(e.type, { phase: e.phase, done: e.done, total: e.total, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
+    case "sync.progress": {
+      // Every field the engine reports (SPEC §6: phase, done, total, bytesDone, bytesTotal, bytesPerSecond,
+      // etaSeconds, current), so that one added there reaches the dashboard without a change here.
+      const { type: _type, ...progress } = e;
+      return hub.publish(e.type, progress);
+    }
     case "sync.completed":
       return hub.publish(e.type, { summary: e.summary });
     case "sync.failed":
