@@ -26,6 +26,8 @@ h1{font-size:1.3rem;margin:0}h2{font-size:1.05rem;margin:0 0 .6rem}
 section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:1rem;margin-bottom:1rem}
 .muted{color:#5f6b7a}.small{font-size:.85rem}.err{color:#a4141b}.hidden{display:none}
 #state{font-size:1.5rem;font-weight:600;margin:0}
+#state-reason{margin:.3rem 0 0}
+.clamp{display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:3;overflow:hidden}
 #state.ok{color:#17803d}#state.busy{color:#1f5fbf}#state.wait{color:#8a5a00}#state.bad{color:#a4141b}
 .row{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem 1rem}
 button{font:inherit;padding:.35rem .8rem;border:1px solid #b8c0ca;border-radius:6px;background:#fff;cursor:pointer}
@@ -47,7 +49,8 @@ input[type=search],input[type=password]{font:inherit;padding:.35rem .5rem;border
 pre{background:#f0f2f5;padding:.5rem .7rem;border-radius:6px;white-space:pre-wrap;overflow-wrap:anywhere;margin:.3rem 0}
 ul.plain{list-style:none;padding:0;margin:0}ul.plain li{padding:.3rem 0;border-bottom:1px solid #eef0f3}
 #auth{background:#fff4d6}
-@media (max-width:40rem){body{padding:.5rem}.entries td:nth-child(3),.entries th:nth-child(3){display:none}#state{font-size:1.25rem}}
+@media (max-width:40rem){body{padding:.5rem}section{padding:.7rem}.entries td:nth-child(3),.entries th:nth-child(3){display:none}
+.entries td:nth-child(2),.entries th:nth-child(2){width:4.5rem}.entries td:nth-child(4),.entries th:nth-child(4){width:5.5rem}#state{font-size:1.25rem}}
 `;
 
 const SCRIPT = `
@@ -132,7 +135,7 @@ function overall(s, d) {
   if (d.running) return ["busy", "Syncing…"];
   const err = d.lastError || (!d.lastRun && s.lastError ? { code: "", message: s.lastError } : null);
   if (err && BUSY[err.code]) return ["wait", "Another machine is syncing; will retry" + (d.nextRunAt ? " at " + clock(d.nextRunAt) : "") + "."];
-  if (err) return ["bad", "Needs attention: " + err.message];
+  if (err) return ["bad", "Needs attention: the last sync failed.", err.message];
   if (s.conflicts > 0) return ["bad", "Needs attention: " + plural(s.conflicts, "conflict") + " to resolve below."];
   if (s.syncNeeded === null) return ["bad", "Needs attention: the share cannot be reached right now."];
   if (s.localVersion === null) return ["wait", "Not synced yet."];
@@ -146,8 +149,12 @@ async function refreshStatus() {
   lastStatus = s;
   const d = s.daemon;
   if (d.instance) setText("instance", d.instance.name);
-  const [cls, text] = overall(s, d);
-  if (!(d.running && run)) setText("state", text, cls);
+  const [cls, text, reason] = overall(s, d);
+  if (!(d.running && run)) {
+    setText("state", text, cls);
+    setText("state-reason", reason || "", "err clamp");
+    $("state-reason").title = reason || "";
+  }
   const parts = [];
   parts.push(s.lastSyncAt ? "Last synced " + ago(s.lastSyncAt) : "Never synced");
   if (s.unsynced > 0) parts.push(plural(s.unsynced, "change") + " here waiting to sync");
@@ -171,13 +178,19 @@ function startRun() {
   run = { phase: "check", transfers: {} };
   setRunning(true);
   setText("state", "Syncing…", "busy");
+  setText("state-reason", "");
   setText("state-detail", PHASES.check + "…");
 }
 function showProgress(p) {
   if (!run) startRun();
   run.phase = p.phase;
   setText("state", "Syncing…", "busy");
-  setText("state-detail", (PHASES[p.phase] || p.phase) + "…");
+  let detail = (PHASES[p.phase] || p.phase) + "…";
+  if (p.phase === "lock" && p.lock) {
+    const h = p.lock.holder;
+    detail = "Waiting for " + (h ? h.instance + " (" + h.host + ")" : "another machine") + " to finish syncing; giving up in " + duration(p.lock.leftSeconds) + ".";
+  }
+  setText("state-detail", detail);
   if (p.phase !== "upload" && p.phase !== "download") return; // the bar keeps what it showed
   run.transfers[p.phase] = p;
   if (p.total === 0 && p.bytesTotal === 0) return;
@@ -221,7 +234,8 @@ $("sync-now").addEventListener("click", async () => {
     await api("/api/v1/sync", { method: "POST", body: "{}" });
   } catch (e) {
     // The event stream reports the failure too; this covers a page whose stream is down.
-    if (run) endRun("Last sync failed: " + e.message, "err");
+    if (run) endRun("", "");
+    setText("status-error", e.message);
   }
   refreshAll();
 });
@@ -245,7 +259,9 @@ function renderRuns(runs) {
       li.append(el("span", clock(r.finishedAt) + " · " + describe(r.summary) + " (" + (TRIGGERS[r.trigger] || r.trigger) + ", " + duration(r.durationMs / 1000) + ")"));
     } else {
       const msg = BUSY[r.error.code] ? "Another machine was syncing; will retry." : r.error.message;
-      li.append(el("span", clock(r.finishedAt) + " · failed: " + msg, "err"));
+      const span = el("span", clock(r.finishedAt) + " · failed: " + msg, "err clamp");
+      span.title = msg;
+      li.append(span);
     }
     list.append(li);
     i = j;
@@ -331,10 +347,11 @@ async function resolve(id, strategy, card) {
 }
 
 // ---- the library ------------------------------------------------------------------------------------
+const PAGE = 20;
 const VIEWS = { recent: "order=recent", name: "order=name", deleted: "deleted=only&order=recent" };
 async function refreshLibrary() {
   const q = $("search").value.trim();
-  const path = "/api/v1/files?limit=50&" + VIEWS[libraryView] + (q ? "&q=" + encodeURIComponent(q) : "");
+  const path = "/api/v1/files?limit=" + PAGE + "&" + VIEWS[libraryView] + (q ? "&q=" + encodeURIComponent(q) : "");
   let list;
   try { list = await api(path); } catch (e) { setText("library-error", e.message); return; }
   setText("library-error", "");
@@ -356,7 +373,7 @@ async function refreshLibrary() {
   }
   const none = q ? "Nothing matches “" + q + "”." : libraryView === "deleted" ? "No deleted entries." : "The library is empty.";
   if (list.length === 0) { const tr = el("tr"); const td = el("td", none, "muted"); td.colSpan = 4; tr.append(td); tbody.append(tr); }
-  setText("library-note", list.length === 50 ? "The 50 first; search to narrow down." : "");
+  setText("library-note", list.length === PAGE ? "The first " + PAGE + " shown; search by name to find others." : "");
 }
 async function restore(f, button) {
   button.disabled = true;
@@ -425,7 +442,7 @@ function connect() {
   });
   events.addEventListener("sync.failed", (e) => {
     const err = JSON.parse(e.data).error;
-    endRun(BUSY[err.code] ? "" : "Last sync failed: " + err.message, "err");
+    endRun("", ""); // the state above says what went wrong (refreshStatus)
     refreshStatus();
   });
   events.addEventListener("conflict", () => { refreshConflicts(); refreshStatus(); });
@@ -475,6 +492,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 </section>
 <section id="overview">
   <p id="state" class="busy">Loading…</p>
+  <p id="state-reason" class="err clamp"></p>
   <p id="state-detail" class="muted"></p>
   <p class="err" id="status-error"></p>
   <div class="row"><button id="sync-now" class="primary">Sync now</button><span id="result"></span></div>
