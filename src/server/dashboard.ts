@@ -27,7 +27,7 @@ section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:1rem;
 .muted{color:#5f6b7a}.small{font-size:.85rem}.err{color:#a4141b}.hidden{display:none}
 #state{font-size:1.5rem;font-weight:600;margin:0}
 #state-reason{margin:.3rem 0 0}
-.clamp{display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:3;overflow:hidden}
+.clamp{display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2;overflow:hidden;cursor:pointer}
 #state.ok{color:#17803d}#state.busy{color:#1f5fbf}#state.wait{color:#8a5a00}#state.bad{color:#a4141b}
 .row{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem 1rem}
 button{font:inherit;padding:.35rem .8rem;border:1px solid #b8c0ca;border-radius:6px;background:#fff;cursor:pointer}
@@ -152,8 +152,7 @@ async function refreshStatus() {
   const [cls, text, reason] = overall(s, d);
   if (!(d.running && run)) {
     setText("state", text, cls);
-    setText("state-reason", reason || "", "err clamp");
-    $("state-reason").title = reason || "";
+    setText("state-reason", reason || "", "err"); // in full: it is what the user needs to act on
   }
   const parts = [];
   parts.push(s.lastSyncAt ? "Last synced " + ago(s.lastSyncAt) : "Never synced");
@@ -260,7 +259,8 @@ function renderRuns(runs) {
     } else {
       const msg = BUSY[r.error.code] ? "Another machine was syncing; will retry." : r.error.message;
       const span = el("span", clock(r.finishedAt) + " · failed: " + msg, "err clamp");
-      span.title = msg;
+      span.title = "Click to see all of it";
+      span.addEventListener("click", () => span.classList.toggle("clamp"));
       li.append(span);
     }
     list.append(li);
@@ -492,7 +492,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 </section>
 <section id="overview">
   <p id="state" class="busy">Loading…</p>
-  <p id="state-reason" class="err clamp"></p>
+  <p id="state-reason" class="err"></p>
   <p id="state-detail" class="muted"></p>
   <p class="err" id="status-error"></p>
   <div class="row"><button id="sync-now" class="primary">Sync now</button><span id="result"></span></div>
