@@ -47,7 +47,22 @@ export function isCompleteListing(listing: Listing): boolean {
 export interface LeaseEvent {
   type: "waiting" | "acquired" | "expired-claim-removed" | "heartbeat-failed";
   detail?: string;
+  /**
+   * "waiting": who holds the lock, from their claim (null when it could not be read, or when the lock is not
+   * held by anyone but the server has not shown this instance's own claim yet); "expired-claim-removed": whose
+   * claim it was, when it could be read.
+   */
+  holder?: ClaimHolder | null;
+  /** "waiting", "acquired": how long this acquisition has waited so far. */
+  waitedMs?: number;
+  /** "waiting": how much longer it waits at most (what is left of waitMs). */
+  leftMs?: number;
+  /** "expired-claim-removed": when the dead claim was last written (the server's clock). */
+  lastWritten?: Date;
 }
+
+/** The part of a claim that tells people who holds the lock. */
+export type ClaimHolder = Pick<Claim, "instance" | "host" | "pid" | "acquiredAt">;
 
 export interface LeaseOptions {
   ttlMs: number;
@@ -112,7 +127,10 @@ export class RemoteLease {
     const claimPath = `${LOCK_DIR}/${token}.json`;
     const claim: Claim = { token, instance: s.instance, host: s.host, pid: s.pid, ttlMs: s.ttlMs, acquiredAt: new Date().toISOString() };
     const body = Buffer.from(JSON.stringify(claim) + "\n");
-    const deadline = s.now() + s.waitMs;
+    const begun = s.now();
+    const deadline = begun + s.waitMs;
+    // Who holds the lock, read once per holder's claim (the wait re-lists every ~2 s).
+    const holders = new Map<string, Promise<ClaimHolder | null>>();
     await ensureLockDir(remote);
     for (let attempt = 0; ; attempt++) {
       const started = s.now();
@@ -131,14 +149,15 @@ export class RemoteLease {
           serverMs: verdict.serverNow,
           localMs: s.now(),
         });
-        s.onEvent({ type: "acquired", detail: token });
+        s.onEvent({ type: "acquired", detail: token, waitedMs: s.now() - begun });
         lease.scheduleHeartbeat();
         return lease;
       }
       await deleteIgnoringMissing(remote, claimPath);
       const left = deadline - s.now();
       if (left <= 0) throw await busyError(remote, verdict, s);
-      s.onEvent({ type: "waiting", detail: describeVerdict(verdict) });
+      const holder = verdict.kind === "busy" ? await holderOf(remote, verdict.holders[0]!, holders) : null;
+      s.onEvent({ type: "waiting", detail: describeVerdict(verdict), holder, waitedMs: s.now() - begun, leftMs: Math.max(0, deadline - s.now()) });
       // Full jitter over a doubling window: contenders that collided once are unlikely to collide again.
       const window = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
       await s.sleep(Math.min(left, s.random() * window));
@@ -348,8 +367,30 @@ async function isLive(remote: Remote, listed: RemoteStat, serverNow: number, s: 
     if (now.mtime.getTime() !== claim.mtime.getTime()) return true;
   }
   await deleteIgnoringMissing(remote, claim.path);
-  s.onEvent({ type: "expired-claim-removed", detail: `${claim.name} (last written ${claim.mtime.toISOString()})` });
+  s.onEvent({
+    type: "expired-claim-removed",
+    detail: `${claim.name} (last written ${claim.mtime.toISOString()})`,
+    holder: typeof read === "object" ? holderPart(read) : null,
+    lastWritten: claim.mtime,
+  });
   return false;
+}
+
+/** Who wrote a live claim, read once per claim; null when it cannot be read (it may be gone already). */
+function holderOf(remote: Remote, listed: RemoteStat, cache: Map<string, Promise<ClaimHolder | null>>): Promise<ClaimHolder | null> {
+  let holder = cache.get(listed.name);
+  if (!holder) {
+    holder = readClaim(remote, listed.path).then(
+      (read) => (typeof read === "object" ? holderPart(read) : null),
+      () => null, // only for telling people who waits for whom: never a reason to fail
+    );
+    cache.set(listed.name, holder);
+  }
+  return holder;
+}
+
+function holderPart(c: Claim): ClaimHolder {
+  return { instance: c.instance, host: c.host, pid: c.pid, acquiredAt: c.acquiredAt };
 }
 
 function describeVerdict(v: Verdict): string {
@@ -359,7 +400,8 @@ function describeVerdict(v: Verdict): string {
 
 async function busyError(remote: Remote, verdict: Verdict, s: Settings): Promise<LockBusyError> {
   const waited = `it did not come free within ${Math.round(s.waitMs / 100) / 10} s`;
-  const retry = "exit code 75: try again later.";
+  // The exit code (75) is for scripts; people are told what to do.
+  const retry = "try again later, or raise sync.lockWaitSeconds to wait longer.";
   if (verdict.kind !== "busy") {
     return new LockBusyError(
       `Could not take the remote lock on ${remote.location}: the server's listing never showed this instance's own claim, so ${waited}; ${retry}`,

@@ -26,8 +26,7 @@ function forward(e: SyncEvent, hub: EventHub): void {
     case "sync.started":
       return hub.publish(e.type, { force: e.force });
     case "sync.progress": {
-      // Every field the engine reports (SPEC §6: phase, done, total, bytesDone, bytesTotal, bytesPerSecond,
-      // etaSeconds, current), so that one added there reaches the dashboard without a change here.
+      // SPEC §6's fields, and while the run waits for the share's lock, who holds it and for how long at most.
       const { type: _type, ...progress } = e;
       return hub.publish(e.type, progress);
     }

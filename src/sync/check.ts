@@ -22,7 +22,7 @@ import { datedClaim, readClaim } from "../remote/lease-claims.js";
 import { ensureProbed } from "../remote/probe.js";
 import { deleteIgnoringMissing, type Listing, type Remote, type RemoteStat } from "../remote/remote.js";
 import type { Library } from "../store/library.js";
-import { PhaseProgress } from "./events.js";
+import { TransferProgress } from "./transfer-progress.js";
 import { dataPath, METADATA_TMP_PREFIX } from "../share/layout.js";
 import { fetchTwiceIf, isBrokenBody } from "./refetch.js";
 import { publishShare } from "../share/publish.js";
@@ -238,7 +238,7 @@ async function repairData(library: Library, remote: Remote, share: LoadedShare, 
       await uploadFiles(remote, library.blobs, [{ hash, size }], {
         concurrency,
         beforeWrite,
-        progress: new PhaseProgress(() => {}, "upload", 1, size),
+        progress: new TransferProgress(() => {}, "upload", [{ hash, size }]),
         // One file: checked by itself whatever the folder holds, so no estimate is needed.
         folderExists: (dir) => db.hasDataIn(dir),
       });

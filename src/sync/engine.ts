@@ -31,7 +31,7 @@ import { RefusedUploads } from "./refused-uploads.js";
 import { RunRecord } from "./run-record.js";
 import type { ConflictPolicy, EntryAction, PlanInput } from "./plan.js";
 import { countDeletions, RunPlanner, type PlanInputs, type RunScope } from "./run-planner.js";
-import { countAction, sum } from "./summary-counts.js";
+import { countAction } from "./summary-counts.js";
 import { STATE } from "./sync-state.js";
 import { compactionBounds, type CompactionBounds } from "../share/compaction.js";
 import { publishShare } from "../share/publish.js";
@@ -43,6 +43,8 @@ import { COMMITS_KEPT, type SharedRow } from "../share/shared-db.js";
 import { dataDir, filesPerDataFolder } from "../share/layout.js";
 import { DataRepair } from "./repair.js";
 import { downloadFiles, notWhole, uploadFiles, type DataFile } from "./transfer.js";
+import { TransferProgress, TransferTally } from "./transfer-progress.js";
+import { LockWaitReporter } from "./lock-events.js";
 
 export interface SyncSettings {
   concurrency: number;
@@ -224,6 +226,8 @@ export class SyncEngine {
     signal?.throwIfAborted();
     // An expired claim means a writer died holding the lock: its temporary uploads may be left behind.
     let deadWriter = false;
+    // The lease's events as sentences, and a wait for a busy lock as progress with who holds it (lock-events.ts).
+    const lockEvents = new LockWaitReporter(this.emit);
     const lease = await RemoteLease.acquire(this.remote, {
       ttlMs: this.settings.lockTtlSeconds * 1000,
       waitMs: this.settings.lockWaitSeconds * 1000,
@@ -232,7 +236,7 @@ export class SyncEngine {
       sleep: (ms) => sleep(ms, undefined, signal ? { signal } : undefined),
       onEvent: (e) => {
         if (e.type === "expired-claim-removed") deadWriter = true;
-        this.emit({ type: "log", level: e.type === "heartbeat-failed" || e.type === "expired-claim-removed" ? "warn" : "info", message: `lock ${e.type}`, data: { detail: e.detail } });
+        lockEvents.report(e);
       },
     });
     lockProgress.finish();
@@ -254,7 +258,7 @@ export class SyncEngine {
         const removed = await removeStaleUploads(this.remote, lease.token, () => lease.assertSafeToWrite());
         if (removed.length > 0) this.emit({ type: "log", level: "warn", message: `removed stale temporary files: ${removed.join(", ")}` });
       }
-      await this.merge(share, record, options, lease, summary);
+      await this.merge(share, record, options, lease, summary, { upload: new TransferTally(), download: new TransferTally() });
     } finally {
       // The replica stays (without this run's changes unless they were published); a temporary copy goes.
       share?.db.close();
@@ -264,7 +268,15 @@ export class SyncEngine {
     return summary;
   }
 
-  private async merge(share: LoadedShare, record: RunRecord, options: SyncOptions, lease: RemoteLease, summary: SyncSummary): Promise<void> {
+  private async merge(
+    share: LoadedShare,
+    record: RunRecord,
+    options: SyncOptions,
+    lease: RemoteLease,
+    summary: SyncSummary,
+    /** Transfer progress counts files and bytes per run, across batches (transfer-progress.ts TransferTally). */
+    tallies: RunTallies,
+  ): Promise<void> {
     const { db } = share;
     const interrupted = record.interrupted();
     if (interrupted) {
@@ -312,7 +324,7 @@ export class SyncEngine {
     const pending: Array<() => void> = [];
     for (const [i, batch] of batches.entries()) {
       const step = { last: i === batches.length - 1, guard: batches.length === 1 && !options.allowDeletes };
-      pending.push(await this.commitBatch(share, record, options, lease, summary, scope, batch, step));
+      pending.push(await this.commitBatch(share, record, options, lease, summary, scope, batch, step, tallies));
     }
     // What a batch could not do (content the server refused, data files nobody holds) is told at the end.
     for (const report of pending) report();
@@ -331,6 +343,7 @@ export class SyncEngine {
     scope: RunScope,
     ids: string[] | null,
     step: { last: boolean; guard: boolean },
+    tallies: RunTallies,
   ): Promise<() => void> {
     const { db } = share;
     const signal = options.signal;
@@ -347,12 +360,18 @@ export class SyncEngine {
     const downloads = new Map<string, DataFile>();
     const alreadyUploaded = record.verifiedUploads(db.shareId);
     const uploadedBefore = new Map<string, DataFile>();
+    // An entry's name for each content moved, for progress's `current` (entries that share content: the first).
+    const names = new Map<string, string>();
+    const nameOf = (hash: string) => names.get(hash) ?? null;
     const wantsUpload = (state: EntryState) => {
       if (state.deleted || db.hasData(state.hash)) return;
       (alreadyUploaded.has(state.hash) ? uploadedBefore : uploads).set(state.hash, { hash: state.hash, size: state.size });
+      if (!names.has(state.hash)) names.set(state.hash, state.name);
     };
     const wantsDownload = (state: EntryState) => {
-      if (!state.deleted && !this.library.blobs.has(state.hash)) downloads.set(state.hash, { hash: state.hash, size: state.size });
+      if (state.deleted || this.library.blobs.has(state.hash)) return;
+      downloads.set(state.hash, { hash: state.hash, size: state.size });
+      if (!names.has(state.hash)) names.set(state.hash, state.name);
     };
     for (const action of actions) {
       if (action.remote) {
@@ -389,7 +408,7 @@ export class SyncEngine {
     summary.bytesUp += await uploadFiles(this.remote, this.library.blobs, up, {
       concurrency: this.settings.concurrency,
       beforeWrite: beforeTransfer,
-      progress: new PhaseProgress(this.emit, "upload", up.length, sum(up)),
+      progress: new TransferProgress(this.emit, "upload", up, { tally: tallies.upload, nameOf }),
       onVerified: (hashes) => record.recordUploads(db.shareId, hashes),
       onTooLarge: (file, err) => tooLarge.report(file, err),
       expectedFolderSize,
@@ -402,7 +421,7 @@ export class SyncEngine {
     summary.bytesDown += await downloadFiles(this.remote, this.library.blobs, down, {
       concurrency: this.settings.concurrency,
       beforeEach: () => signal?.throwIfAborted(),
-      progress: new PhaseProgress(this.emit, "download", down.length, sum(down)),
+      progress: new TransferProgress(this.emit, "download", down, { tally: tallies.download, nameOf }),
       onUnavailable: (file, problem) => repair.reportUnavailable(file, problem),
     });
     await repair.correctSizes(actions, toRemote);
@@ -605,6 +624,12 @@ export class SyncEngine {
     }
   }
 
+}
+
+/** A run's transfer totals per direction, carried across its batches. */
+interface RunTallies {
+  upload: TransferTally;
+  download: TransferTally;
 }
 
 /** The publish journal of a run: every entry it writes to the share that has a local row. */

@@ -30,6 +30,10 @@ export interface DryRunReport {
   shareRewound: boolean;
 }
 
+/**
+ * Progress of one phase (SPEC §6 `sync.progress`). Transfers (upload, download) count bytes as they stream,
+ * so bytesDone advances while a file is in flight; the other phases count items.
+ */
 export interface ProgressEvent {
   type: "sync.progress";
   phase: SyncPhase;
@@ -37,6 +41,32 @@ export interface ProgressEvent {
   total: number;
   bytesDone: number;
   bytesTotal: number;
+  /** Bytes per second over the last seconds of a transfer (rate.ts); null outside transfers or until known. */
+  bytesPerSecond: number | null;
+  /** Seconds until the phase's bytes are all moved at that rate; null when unknown. */
+  etaSeconds: number | null;
+  /** The name of the entry being transferred (the one in flight longest), or null. */
+  current: string | null;
+  /** Phase "lock" only, while another instance holds the share's lock and this run waits for it. */
+  lock?: LockWait;
+}
+
+/** Who holds the share's lock (from their claim file, SPEC §3), as far as their claim could be read. */
+export interface LockHolder {
+  instance: string;
+  host: string;
+  pid: number;
+  /** When they took the lock (their wall clock, ISO 8601). */
+  since: string;
+}
+
+/** A run waiting for the share's lock: who holds it and how long the wait may still last. */
+export interface LockWait {
+  /** Null when the holder's claim could not be read, or when the server has not shown this run's own claim yet. */
+  holder: LockHolder | null;
+  waitedSeconds: number;
+  /** At most this many seconds more (what is left of sync.lockWaitSeconds); then the run gives up (exit 75). */
+  leftSeconds: number;
 }
 
 export type SyncEvent =
@@ -64,6 +94,14 @@ export function emptySummary(): SyncSummary {
     bytesDown: 0,
     durationMs: 0,
   };
+}
+
+/** How often progress is sent while something moves: about four times a second, never per chunk. */
+export const PROGRESS_INTERVAL_MS = 250;
+
+/** A progress event of a phase that counts items (no bytes moving, so no rate, ETA or current entry). */
+export function itemProgress(phase: SyncPhase, done: number, total: number, bytesDone = 0, bytesTotal = 0): ProgressEvent {
+  return { type: "sync.progress", phase, done, total, bytesDone, bytesTotal, bytesPerSecond: null, etaSeconds: null, current: null };
 }
 
 /** Tracks one phase's progress and emits throttled events (at most one per 100 ms, plus the last). */
@@ -99,13 +137,6 @@ export class PhaseProgress {
 
   private send(): void {
     this.lastEmit = this.now();
-    this.emit({
-      type: "sync.progress",
-      phase: this.phase,
-      done: this.done,
-      total: this.total,
-      bytesDone: this.bytesDone,
-      bytesTotal: this.bytesTotal,
-    });
+    this.emit(itemProgress(this.phase, this.done, this.total, this.bytesDone, this.bytesTotal));
   }
 }

@@ -17,8 +17,8 @@ interface HashingTap {
  * event loop then empties exits with status 0 in the middle of the upload phase). Destroying the tap
  * destroys the source too, so its file descriptor is not left open.
  */
-function hashingTap(source: Readable): HashingTap {
-  const { stream, digest } = hashingTransform();
+function hashingTap(source: Readable, onBytes?: (n: number) => void): HashingTap {
+  const { stream, digest } = hashingTransform(onBytes);
   source.on("error", (err) => stream.destroy(err));
   stream.on("close", () => {
     if (!source.destroyed) source.destroy();
@@ -27,16 +27,29 @@ function hashingTap(source: Readable): HashingTap {
   return { stream, digest };
 }
 
+/** Told of the bytes of a PUT's body as the request takes them (progress), and of each new attempt. */
+export interface PutWatcher {
+  restart(): void;
+  moved(bytes: number): void;
+}
+
 /**
  * PUTs `size` bytes from `open` and returns the SHA-256 and count of what was sent, read from the one pass
  * that fed the request (of its last attempt, if the Remote opened the body again); null if it was never opened.
  */
-export async function putHashed(remote: Remote, path: string, size: number, open: () => Readable): Promise<{ hash: string; bytes: number } | null> {
+export async function putHashed(
+  remote: Remote,
+  path: string,
+  size: number,
+  open: () => Readable,
+  watch?: PutWatcher,
+): Promise<{ hash: string; bytes: number } | null> {
   let tap: HashingTap | null = null;
   await remote.put(path, {
     size,
     open: () => {
-      tap = hashingTap(open());
+      watch?.restart();
+      tap = hashingTap(open(), watch && ((n) => watch.moved(n)));
       return tap.stream;
     },
   });
@@ -44,13 +57,14 @@ export async function putHashed(remote: Remote, path: string, size: number, open
 }
 
 /** A pass-through Transform that hashes what crosses it: a stage of a pipeline (downloads). */
-export function hashingTransform(): { stream: Transform; digest(): { hash: string; bytes: number } } {
+export function hashingTransform(onBytes?: (n: number) => void): { stream: Transform; digest(): { hash: string; bytes: number } } {
   const hasher = createHash("sha256");
   let bytes = 0;
   const stream = new Transform({
     transform(chunk: Buffer, _enc, done) {
       hasher.update(chunk);
       bytes += chunk.length;
+      onBytes?.(chunk.length);
       done(null, chunk);
     },
   });

@@ -4,6 +4,7 @@
  * store and its size checked on the server before anything references it; a download is accepted only
  * if its SHA-256 is the hash it is stored under.
  */
+import type { Readable } from "node:stream";
 import pLimit from "p-limit";
 import { IntegrityError, ShareError } from "../errors.js";
 import { isRemoteError, type RemoteError } from "../remote/errors.js";
@@ -11,7 +12,7 @@ import type { Remote } from "../remote/remote.js";
 import { putHashed } from "./hashing.js";
 import { fetchTwiceIf, isBrokenBody } from "./refetch.js";
 import type { BlobStore } from "../store/blob-store.js";
-import type { PhaseProgress } from "./events.js";
+import type { FileProgress, TransferProgress } from "./transfer-progress.js";
 import { dataDir, dataPath } from "../share/layout.js";
 
 export interface DataFile {
@@ -23,7 +24,8 @@ export interface UploadOptions {
   concurrency: number;
   /** Called before every write to the share; throws when the lease no longer allows writing. */
   beforeWrite: () => void;
-  progress: PhaseProgress;
+  /** Told of each file's bytes as the requests take them. */
+  progress: TransferProgress;
   /** Told of each batch of uploads once the server is known to hold them whole (the run record). */
   onVerified?: (hashes: string[]) => void;
   /**
@@ -69,15 +71,16 @@ export async function uploadFiles(remote: Remote, blobs: BlobStore, files: DataF
     const refused = new Set<DataFile>();
     await forEachLimited(batch, opts.concurrency, async (file) => {
       opts.beforeWrite();
+      const progress = opts.progress.begin(file);
       try {
-        await folders.uploadInto(file, () => uploadOne(remote, blobs, file));
+        await folders.uploadInto(file, () => uploadOne(remote, blobs, file, progress));
         bytes += file.size;
       } catch (err) {
         if (!(opts.onTooLarge && isRemoteError(err, "too-large"))) throw err;
         refused.add(file);
         opts.onTooLarge(file, err);
       }
-      opts.progress.advance(1, file.size);
+      progress.end();
     });
     const stored = batch.filter((f) => !refused.has(f));
     await verifyUploads(remote, stored, opts.concurrency, opts);
@@ -168,7 +171,7 @@ class DataFolders {
   }
 }
 
-async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<void> {
+async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile, progress: FileProgress): Promise<void> {
   // A size that is not the bytes' would be published with them (and a short file would leave the PUT waiting
   // for bytes that never come): the store's own size decides first.
   const held = blobs.sizeOf(file.hash);
@@ -179,7 +182,9 @@ async function uploadOne(remote: Remote, blobs: BlobStore, file: DataFile): Prom
   }
   // The server acknowledged `size` bytes, and every byte it received went through the hash first: the hash of
   // what was sent is known now. (Waiting for the file's 'end' instead could wait forever: see hashing.)
-  const sent = await putHashed(remote, dataPath(file.hash), file.size, () => blobs.openRead(file.hash, file.size));
+  // Bytes count as they are read into the request: a second attempt (the Remote's retry, or uploadInto's
+  // after making the folder) counts afresh without moving the bar back (transfer-progress.ts).
+  const sent = await putHashed(remote, dataPath(file.hash), file.size, () => blobs.openRead(file.hash, file.size), progress);
   if (!sent || sent.bytes !== file.size || sent.hash !== file.hash) {
     throw new IntegrityError(
       `The local copy of ${file.hash} is corrupt (what was read of it hashes to ${sent?.hash ?? "nothing"}, ${sent?.bytes ?? 0} of ${file.size} bytes); restore it or remove the entry.`,
@@ -273,7 +278,8 @@ export interface DownloadOptions {
   concurrency: number;
   /** Called before each download starts; throws to stop (an aborted run). */
   beforeEach?: () => void;
-  progress: PhaseProgress;
+  /** Told of each file's bytes as the responses bring them. */
+  progress: TransferProgress;
   /**
    * Told of a data file that is missing or damaged on the share (see unavailability): the download goes on
    * with the others instead of failing, and the file stays out of the store. Without it, the run fails.
@@ -297,9 +303,10 @@ export async function downloadFiles(remote: Remote, blobs: BlobStore, files: Dat
   let bytes = 0;
   await forEachLimited(files, opts.concurrency, async (file) => {
     opts.beforeEach?.();
+    const progress = opts.progress.begin(file);
     if (!blobs.has(file.hash)) {
       try {
-        const got = await downloadOne(remote, blobs, file); // not `bytes += await`: that reads `bytes` before waiting
+        const got = await downloadOne(remote, blobs, file, progress); // not `bytes += await`: that reads `bytes` before waiting
         bytes += got;
       } catch (err) {
         const problem = opts.onUnavailable ? unavailability(err) : null;
@@ -307,7 +314,7 @@ export async function downloadFiles(remote: Remote, blobs: BlobStore, files: Dat
         opts.onUnavailable?.(file, problem);
       }
     }
-    opts.progress.advance(1, file.size);
+    progress.end();
   });
   await blobs.syncDirs();
   return bytes;
@@ -322,16 +329,16 @@ export async function downloadFiles(remote: Remote, blobs: BlobStore, files: Dat
  * their name are the content, whatever a row says, and the run corrects the row (repair.ts). Anything else
  * stays a damaged file.
  */
-async function downloadOne(remote: Remote, blobs: BlobStore, file: DataFile): Promise<number> {
+async function downloadOne(remote: Remote, blobs: BlobStore, file: DataFile, progress: FileProgress): Promise<number> {
   try {
-    await fetchInto(remote, blobs, file.hash, file.size);
+    await fetchInto(remote, blobs, file.hash, file.size, progress);
     return file.size;
   } catch (err) {
     if (!(err instanceof IntegrityError)) throw err;
     const found = await remote.stat(dataPath(file.hash));
     if (!found || found.type !== "file" || found.size === file.size) throw err;
     try {
-      await fetchInto(remote, blobs, file.hash, found.size);
+      await fetchInto(remote, blobs, file.hash, found.size, progress);
     } catch (again) {
       throw again instanceof IntegrityError ? err : again;
     }
@@ -343,14 +350,27 @@ async function downloadOne(remote: Remote, blobs: BlobStore, file: DataFile): Pr
  * A body that breaks off or arrives with the wrong bytes is fetched once more (refetch.ts), because a whole
  * run failing for one bad transfer would start every download over.
  */
-async function fetchInto(remote: Remote, blobs: BlobStore, hash: string, size: number): Promise<void> {
+async function fetchInto(remote: Remote, blobs: BlobStore, hash: string, size: number, progress: FileProgress): Promise<void> {
   await fetchTwiceIf(
     async () => {
+      progress.restart();
       const stream = await remote.getStream(dataPath(hash));
-      await blobs.writeFromStream(stream, hash, size, { dirSync: "deferred" });
+      await blobs.writeFromStream(counted(stream, progress), hash, size, { dirSync: "deferred" });
     },
     (err) => err instanceof IntegrityError || isBrokenBody(err),
   );
+}
+
+/**
+ * The chunks of a download, told to progress as they arrive. When the consumer stops early (a body longer
+ * than announced), leaving the loop destroys the response stream.
+ */
+async function* counted(stream: Readable, progress: FileProgress): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    const buf = chunk as Buffer;
+    progress.moved(buf.length);
+    yield buf;
+  }
 }
 
 /** A download failure that is the share's data file's fault (not the network's, not our disk's), or null. */

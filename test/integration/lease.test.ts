@@ -99,10 +99,15 @@ describe("RemoteLease: mutual exclusion", () => {
     expect(err).toBeInstanceOf(LockBusyError);
     expect((err as LockBusyError).exitCode).toBe(75);
     expect((err as LockBusyError).message).toContain('held by instance "laptop" on host "host-a" (pid 4242');
-    expect((err as LockBusyError).message).toContain("exit code 75");
+    expect((err as LockBusyError).message).toMatch(/try again later/);
     expect(waited).toBeGreaterThanOrEqual(1500);
     expect(waited).toBeLessThan(1500 + 3000);
-    expect(events.filter((e) => e.type === "waiting").length).toBeGreaterThan(1);
+    const waits = events.filter((e) => e.type === "waiting");
+    expect(waits.length).toBeGreaterThan(1);
+    // Each wait names the holder, from its claim, and how long the wait may still last, less and less.
+    for (const w of waits) expect(w.holder).toMatchObject({ instance: "laptop", host: "host-a", pid: 4242 });
+    expect(waits[0]!.leftMs).toBeGreaterThan(waits.at(-1)!.leftMs!);
+    expect(waits.at(-1)!.leftMs).toBeLessThanOrEqual(1500);
     expect(await claimsIn(lockDir)).toEqual([`${holder.token}.json`]);
     holder.assertSafeToWrite(); // the holder was never disturbed
     await holder.release();

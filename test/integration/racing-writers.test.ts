@@ -137,7 +137,7 @@ describe.each(shareMatrix())("racing writers on $name", (kind: ShareKind) => {
       const held = insts.flatMap((i) => listOpenConflicts(i.library.db));
       const selfConflicts = held.filter((c) => c.local.origin === c.remote.origin).length;
       const check = checkShare(join(share.dir, "racers"));
-      const waits = insts.reduce((n, i) => n + i.events.filter((e) => e.type === "log" && e.message === "lock waiting").length, 0);
+      const waits = insts.reduce((n, i) => n + i.events.filter((e) => e.type === "sync.progress" && e.lock !== undefined).length, 0);
       // The figures first, so that they are there for the report even when an assertion below fails.
       console.log(
         `racing writers on ${kind.name}: ${WRITERS} × ${ROUNDS} simultaneous runs all completed, ${waits} lock waits; ` +

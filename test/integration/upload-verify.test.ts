@@ -18,7 +18,7 @@ import { RemoteError } from "../../src/remote/errors.js";
 import type { Remote, StreamBody } from "../../src/remote/remote.js";
 import { createWebdavRemote } from "../../src/remote/webdav-remote.js";
 import { BlobStore } from "../../src/store/blob-store.js";
-import { PhaseProgress } from "../../src/sync/events.js";
+import { TransferProgress } from "../../src/sync/transfer-progress.js";
 import { dataPath } from "../../src/share/layout.js";
 import { forEachLimited, uploadFiles, type DataFile, type UploadOptions } from "../../src/sync/transfer.js";
 import { apacheAvailable, startApache } from "../helpers/apache.js";
@@ -61,7 +61,7 @@ async function blobsIn(dirs: string[], count: number): Promise<DataFile[]> {
 const options = (extra: Partial<UploadOptions> = {}): UploadOptions => ({
   concurrency: 4,
   beforeWrite: () => {},
-  progress: new PhaseProgress(() => {}, "upload", 0, 0),
+  progress: new TransferProgress(() => {}, "upload", []),
   ...extra,
 });
 

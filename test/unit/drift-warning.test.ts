@@ -5,6 +5,7 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { progressReporter } from "../../src/cli/progress.js";
+import { itemProgress } from "../../src/sync/events.js";
 import { type ClockWarning, describeDrift, formatHlc, HybridClock } from "../../src/sync/hlc.js";
 
 const NOW = 1_800_000_000_000;
@@ -36,7 +37,7 @@ describe("drift warning", () => {
       let out = "";
       stream.on("data", (d: Buffer) => (out += d.toString()));
       const reporter = progressReporter(stream);
-      reporter.onEvent({ type: "sync.progress", phase: "plan", done: 0, total: 1, bytesDone: 0, bytesTotal: 0 });
+      reporter.onEvent(itemProgress("plan", 0, 1));
       reporter.onEvent({ type: "log", level: "warn", message: "instance \"laptop\" (01ABC) stamped a change" });
       reporter.onEvent({ type: "log", level: "info", message: "lock acquired" });
       reporter.stop();

@@ -8,7 +8,7 @@ import { IntegrityError } from "../../src/errors.js";
 import { RemoteError } from "../../src/remote/errors.js";
 import type { Listing, Remote, RemoteStat, StreamBody } from "../../src/remote/remote.js";
 import { BlobStore } from "../../src/store/blob-store.js";
-import { PhaseProgress } from "../../src/sync/events.js";
+import { TransferProgress } from "../../src/sync/transfer-progress.js";
 import { dataPath } from "../../src/share/layout.js";
 import { ShareError } from "../../src/errors.js";
 import { downloadFiles, notWhole, uploadBatches, uploadFiles, worthListing, type DataFile, type DataProblem, type UploadOptions } from "../../src/sync/transfer.js";
@@ -104,7 +104,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-const progress = () => new PhaseProgress(() => {}, "upload", 0, 0);
+const progress = () => new TransferProgress(() => {}, "upload", []);
 
 describe("uploadFiles", () => {
   it("finishes when the server answers before the local file stream has ended (it used to wait forever)", async () => {
