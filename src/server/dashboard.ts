@@ -91,7 +91,7 @@ function bytes(n) {
 function duration(s) {
   s = Math.max(0, Math.round(s));
   if (s < 60) return s + " s";
-  if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min" + (s % 60 ? " " + (s % 60) + " s" : "");
   return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
 }
 function clock(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
@@ -185,6 +185,8 @@ function showProgress(p) {
   run.phase = p.phase;
   setText("state", "Syncing…", "busy");
   let detail = (PHASES[p.phase] || p.phase) + "…";
+  if (p.phase === "upload") detail = "Sending this machine's changes to the share.";
+  if (p.phase === "download") detail = "Fetching the other machines' changes.";
   if (p.phase === "lock" && p.lock) {
     const h = p.lock.holder;
     detail = "Waiting for " + (h ? h.instance + " (" + h.host + ")" : "another machine") + " to finish syncing; giving up in " + duration(p.lock.leftSeconds) + ".";
