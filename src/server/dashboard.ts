@@ -258,8 +258,10 @@ function renderRuns(runs) {
       li.dataset.folded = String(j - i);
     } else if (r.ok) {
       li.append(el("span", clock(r.finishedAt) + " · " + describe(r.summary) + " (" + (TRIGGERS[r.trigger] || r.trigger) + ", " + duration(r.durationMs / 1000) + ")"));
+    } else if (BUSY[r.error.code]) {
+      li.append(el("span", clock(r.finishedAt) + " · another machine was syncing; retried later.", "muted"));
     } else {
-      const msg = BUSY[r.error.code] ? "Another machine was syncing; will retry." : r.error.message;
+      const msg = r.error.message;
       const span = el("span", clock(r.finishedAt) + " · failed: " + msg, "err clamp");
       span.title = "Click to see all of it";
       span.addEventListener("click", () => span.classList.toggle("clamp"));

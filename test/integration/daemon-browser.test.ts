@@ -231,6 +231,11 @@ describe.skipIf(!available && !inCi)("dashboard in headless Chromium", () => {
       expect(await card.locator("button").allTextContents()).toEqual(["This machine's", "The share's", "Both (as two entries)"]);
     }
     await screenshot(page, "conflicts");
+    await page.setViewportSize({ width: 375, height: 800 });
+    const narrow = await overflow(page);
+    expect(narrow.scrollWidth).toBeLessThanOrEqual(narrow.innerWidth);
+    await screenshot(page, "conflicts-375");
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     for (const s of strategies) {
       await page.locator(".conflict", { hasText: `thesis-${s}.pdf` }).locator(`button[data-strategy="${s}"]`).click();
@@ -371,7 +376,7 @@ describe.skipIf(!available && !inCi)("dashboard of a daemon whose share another 
     await screenshot(page, "lock-wait");
     expect((await run).status).toBe(503);
     await page.locator("#state", { hasText: /^Another machine is syncing; will retry at .+\.$/ }).waitFor();
-    await page.locator("#runs li", { hasText: "failed: Another machine was syncing; will retry." }).waitFor();
+    await page.locator("#runs li", { hasText: /^\S+( [AP]M)? · another machine was syncing; retried later\.$/ }).waitFor();
     const text = await page.locator("body").innerText();
     expect(text).not.toMatch(/exit code|75|try again later|lock-busy/);
     expect(await page.locator("#result").textContent()).toBe("");
