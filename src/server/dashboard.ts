@@ -355,7 +355,9 @@ const PAGE = 20;
 const VIEWS = { recent: "order=recent", name: "order=name", deleted: "deleted=only&order=recent" };
 async function refreshLibrary() {
   const q = $("search").value.trim();
-  const path = "/api/v1/files?limit=" + PAGE + "&" + VIEWS[libraryView] + (q ? "&q=" + encodeURIComponent(q) : "");
+  // A search lists what it finds by name: the daemon then reads only the name index (quick on a big library).
+  const view = q ? (libraryView === "deleted" ? "deleted=only&order=name" : "order=name") : VIEWS[libraryView];
+  const path = "/api/v1/files?limit=" + PAGE + "&" + view + (q ? "&q=" + encodeURIComponent(q) : "");
   let list;
   try { list = await api(path); } catch (e) { setText("library-error", e.message); return; }
   setText("library-error", "");

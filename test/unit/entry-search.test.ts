@@ -61,6 +61,27 @@ describe("searchEntries (the dashboard's bounded look into the library)", () => 
     expect(names(searchEntries(library.db, { deleted: "include", limit: 10 }))).toEqual(["gone.txt", "kept.txt"]);
   });
 
+  it("by name with a text, pages through the name index in steps and keeps only what was asked for", () => {
+    // Rows written directly: 1,500 entries, every third one deleted, far more than one step of the walk.
+    const insert = library.db.prepare(`INSERT INTO entries (id, name, hash, size, meta, version, deleted, hlc, origin, sync_status, created_at, updated_at)
+      VALUES (?, ?, ?, 1, '{}', 1, ?, 'h', 'o', 'synced', 0, 0)`);
+    const all: Array<{ name: string; deleted: boolean }> = [];
+    library.db.transaction(() => {
+      for (let i = 0; i < 1500; i++) {
+        const name = `bulk/${String((i * 7919) % 1500).padStart(5, "0")}-match.bin`;
+        insert.run(`id${String(i).padStart(6, "0")}`, name, "a".repeat(64), i % 3 === 0 ? 1 : 0);
+        all.push({ name, deleted: i % 3 === 0 });
+      }
+    })();
+    const sorted = all.sort((a, b) => (a.name < b.name ? -1 : 1));
+    const live = sorted.filter((e) => !e.deleted).map((e) => e.name);
+    const gone = sorted.filter((e) => e.deleted).map((e) => e.name);
+    expect(names(searchEntries(library.db, { q: "-match", limit: 500 }))).toEqual(live.slice(0, 500));
+    expect(names(searchEntries(library.db, { q: "-match", deleted: "only", limit: 500 }))).toEqual(gone);
+    expect(names(searchEntries(library.db, { q: "-match", deleted: "include", limit: 500 }))).toEqual(sorted.slice(0, 500).map((e) => e.name));
+    expect(names(searchEntries(library.db, { q: "01499-", limit: 500 }))).toEqual(live.filter((n) => n.includes("01499-")));
+  });
+
   it("walks an index in the order asked for instead of sorting the library (it stops at the limit)", async () => {
     await add("x");
     library.remove(await add("y"));
@@ -71,7 +92,9 @@ describe("searchEntries (the dashboard's bounded look into the library)", () => 
         expect(plans.length).toBeGreaterThan(0);
         for (const step of plans) {
           expect(step.detail).not.toMatch(/TEMP B-TREE/);
-          expect(step.detail).toMatch(order === "recent" ? /entries_change_seq/ : /entries_name/);
+          // By name with a text: the name index alone (covering), then one row per match by its key.
+          if (/USING PRIMARY KEY \(id=\?\)/.test(step.detail)) continue;
+          expect(step.detail).toMatch(order === "recent" ? /entries_change_seq/ : /COVERING INDEX entries_name|INDEX entries_name/);
         }
       }
     }
