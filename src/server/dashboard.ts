@@ -66,7 +66,6 @@ if (fromHash) {
 }
 let events = null;
 let running = false;
-let lastStatus = null;
 let instanceNames = new Map();
 let libraryView = "recent";
 let searchTimer = null;
@@ -146,8 +145,9 @@ async function refreshStatus() {
   let s;
   try { s = await api("/api/v1/sync/status"); } catch (e) { setText("status-error", e.message); return; }
   setText("status-error", "");
-  lastStatus = s;
   const d = s.daemon;
+  // The stream's end of a run may have been missed (a reconnect): the daemon's word settles it.
+  if (!d.running && run) endRun("", "");
   if (d.instance) setText("instance", d.instance.name);
   const [cls, text, reason] = overall(s, d);
   if (!(d.running && run)) {
