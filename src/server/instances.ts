@@ -47,7 +47,9 @@ export function listInstances(library: Library): InstanceInfo[] {
 
 function readReplica(file: string, selfId: string): InstanceInfo[] {
   if (!existsSync(file)) return [];
-  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1000 });
+  // No busy wait: a run keeps a transaction open on the replica (share-access.ts beginPending), and a
+  // synchronous wait here would stall the daemon's event loop, the run included. Busy: the last answer.
+  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
   try {
     const rows = db.prepare("SELECT id, name, last_seen FROM instances ORDER BY last_seen DESC LIMIT 1000").all() as Array<{ id: unknown; name: unknown; last_seen: unknown }>;
     const hasCommits = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commits'").get() !== undefined;
