@@ -103,7 +103,7 @@ describe.skipIf(!available && !inCi)("dashboard in headless Chromium", () => {
     expect(await page.locator("#instance").textContent()).toBe("daemon");
     await td.json("/api/v1/sync", { method: "POST" });
     await page.locator("#state", { hasText: /^In sync$/ }).waitFor();
-    await page.locator("#state-detail", { hasText: /^Last synced just now/ }).waitFor();
+    await page.locator("#state-detail", { hasText: /^0 entries · last synced just now · next check at / }).waitFor();
     const text = await page.locator("body").innerText();
     expect(text).not.toMatch(/Local version|exit code|local_wins|remote_wins/);
     expect(await page.locator("#transfer").isVisible()).toBe(false); // no bar while idle
@@ -131,6 +131,7 @@ describe.skipIf(!available && !inCi)("dashboard in headless Chromium", () => {
     }
     await page.reload();
     await page.locator("#state", { hasText: "Changes waiting to sync." }).waitFor();
+    expect(await page.locator("#state-detail").textContent()).toMatch(/^150 entries · last synced just now · 150 changes here waiting to sync · /);
     // Record what the transfer box shows as it changes (test-side only; page code as a string because the
     // tests are type-checked without the DOM library).
     await page.evaluate(`(() => {

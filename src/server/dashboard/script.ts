@@ -104,7 +104,8 @@ async function refreshStatus() {
     setText("state-reason", reason || "", "err"); // in full: it is what the user needs to act on
   }
   const parts = [];
-  parts.push(s.lastSyncAt ? "Last synced " + ago(s.lastSyncAt) : "Never synced");
+  if (d.entries) parts.push(d.entries.live.toLocaleString() + (d.entries.live === 1 ? " entry" : " entries"));
+  parts.push(s.lastSyncAt ? "last synced " + ago(s.lastSyncAt) : "never synced");
   if (s.unsynced > 0) parts.push(plural(s.unsynced, "change") + " here waiting to sync");
   if (!d.running && d.nextRunAt) parts.push("next check at " + clock(d.nextRunAt));
   setText("state-detail", parts.join(" · ") + ".");
