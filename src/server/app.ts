@@ -13,6 +13,7 @@ import type { Metrics } from "./metrics.js";
 import { changesRoutes } from "./routes/changes.js";
 import { eventRoutes } from "./routes/events.js";
 import { fileRoutes } from "./routes/files.js";
+import { instanceRoutes, type InviteFn } from "./routes/instances.js";
 import { opsRoutes } from "./routes/ops.js";
 import { syncRoutes, type ResolveFn } from "./routes/sync.js";
 import type { Scheduler } from "./scheduler.js";
@@ -33,6 +34,8 @@ export interface AppDeps {
   tombstoneRetentionDays: number;
   /** Where a restore finds content the local store released on deletion: the daemon's share. */
   restoreContent?: ContentFetcher;
+  /** What `syncd invite` prints, for GET /api/v1/invite (the route leaves the secret out). */
+  invite?: InviteFn;
 }
 
 export type AppEnv = { Variables: { deps: AppDeps } };
@@ -85,5 +88,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/api/v1/files", fileRoutes());
   app.route("/api/v1/changes", changesRoutes());
   app.route("/api/v1/sse", eventRoutes());
+  app.route("/api/v1", instanceRoutes());
   return app;
 }

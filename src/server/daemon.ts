@@ -27,6 +27,7 @@ import { EventHub, type EventHubOptions } from "./event-hub.js";
 import { DAV_PATH, startHttpServer, type RunningServer } from "./http-server.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
+import { daemonInvite } from "./routes/instances.js";
 import type { ResolveFn } from "./routes/sync.js";
 import { Scheduler, type SchedulerOptions } from "./scheduler.js";
 import { syncEventSink } from "./sync-events.js";
@@ -95,6 +96,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       token,
       loopbackOnly,
       tombstoneRetentionDays: config.sync.tombstoneRetentionDays,
+      invite: () => daemonInvite(config, http?.port ?? 0),
       // The share the engine syncs with, once it exists (the engine is made right after it).
       restoreContent: shareContent(async () => {
         await engine;

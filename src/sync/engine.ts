@@ -84,7 +84,7 @@ export interface SyncStatusReport {
 }
 
 /** This instance's replica of the share's metadata, in its data directory (share/share-access.ts). */
-const REPLICA_FILE = "share-replica.db";
+export const REPLICA_FILE = "share-replica.db";
 
 /**
  * Rows a full reconciliation plans, transfers and commits at a time (engine.ts merge): memory stays bounded

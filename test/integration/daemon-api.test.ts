@@ -76,6 +76,8 @@ describe("authentication", () => {
     ["DELETE", "/api/v1/files/01ABC"],
     ["GET", "/api/v1/files/01ABC/content"],
     ["GET", "/api/v1/changes"],
+    ["GET", "/api/v1/instances"],
+    ["GET", "/api/v1/invite"],
     ["GET", "/metrics"],
   ];
 
@@ -418,5 +420,73 @@ describe("metrics", () => {
     expect(value("syncd_unsynced_entries")).toBe(1);
     expect(value("syncd_open_conflicts")).toBe(0);
     expect(text).toMatch(/^# TYPE syncd_sync_runs_total counter$/m);
+  });
+});
+
+describe("searching the library (GET /api/v1/files?q=…)", () => {
+  it("returns one bounded page: by name or most recently changed, live or deleted only, with when each changed", async () => {
+    const a = await upload("search/Report-2021.pdf", "a");
+    const b = await upload("search/report-2022.pdf", "b");
+    await upload("search/other.txt", "c");
+    const page = await td.json<Array<EntryJson & { updatedAt: string }>>("/api/v1/files?q=REPORT");
+    expect(page.map((e) => e.name)).toEqual(["search/Report-2021.pdf", "search/report-2022.pdf"]);
+    expect(Number.isNaN(Date.parse(page[0]!.updatedAt))).toBe(false);
+    const recent = await td.json<EntryJson[]>("/api/v1/files?q=search/&order=recent&limit=2");
+    expect(recent.map((e) => e.name)).toEqual(["search/other.txt", "search/report-2022.pdf"]);
+    await td.json(`/api/v1/files/${b.id}`, { method: "DELETE" });
+    const deleted = await td.json<EntryJson[]>("/api/v1/files?deleted=only&q=search/");
+    expect(deleted.map((e) => [e.id, e.deleted])).toEqual([[b.id, true]]);
+    expect((await td.json<EntryJson[]>("/api/v1/files?q=search/report")).map((e) => e.id)).toEqual([a.id]);
+    expect((await td.json<EntryJson[]>("/api/v1/files?q=search/report&deleted=true")).map((e) => e.id)).toEqual([a.id, b.id]);
+  });
+
+  it("refuses limits beyond a page and unknown orders with 400", async () => {
+    await expectError(await td.api("/api/v1/files?limit=100000"), 400, "invalid-query");
+    await expectError(await td.api("/api/v1/files?limit=0"), 400, "invalid-query");
+    await expectError(await td.api("/api/v1/files?q=x&order=size"), 400, "invalid-query");
+    await expectError(await td.api("/api/v1/files?deleted=maybe&q=x"), 400, "invalid-query");
+  });
+});
+
+describe("instances and the invitation", () => {
+  it("GET /instances lists this instance, then every instance that published to the share", async () => {
+    const before = await td.json<Array<{ name: string; thisMachine: boolean }>>("/api/v1/instances");
+    expect(before[0]).toMatchObject({ name: "daemon", thisMachine: true });
+    const peer = await openPeer(td, "laptop");
+    try {
+      await td.daemon.library.add({ source: Buffer.from("from daemon"), name: "instances/d.txt" });
+      await td.json("/api/v1/sync", { method: "POST" });
+      await peer.engine.sync();
+      peer.library.rename((await peer.library.add({ source: Buffer.from("x"), name: "instances/l.txt" })).id, "instances/l2.txt");
+      await peer.engine.sync();
+      await td.json("/api/v1/sync", { method: "POST" });
+      const list = await td.json<Array<{ id: string; name: string; lastSeen: string; lastVersion: number; thisMachine: boolean }>>("/api/v1/instances");
+      // This machine first, then the others, most recently seen first (the earlier tests' peer too).
+      expect(list[0]).toMatchObject({ name: "daemon", thisMachine: true, id: td.daemon.library.instanceId });
+      const laptop = list.find((i) => i.name === "laptop");
+      expect(laptop).toMatchObject({ id: peer.library.instanceId, thisMachine: false });
+      expect(list.filter((i) => i.thisMachine)).toHaveLength(1);
+      for (const i of list) {
+        expect(Math.abs(Date.now() - Date.parse(i.lastSeen))).toBeLessThan(600_000);
+        expect(i.lastVersion).toBeGreaterThan(0);
+      }
+      // The laptop published last (the daemon's final run only pulled): the newest version is its, and it
+      // comes right after this machine.
+      expect(laptop!.lastVersion).toBeGreaterThan(list[0]!.lastVersion);
+      expect(list[1]!.name).toBe("laptop");
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it("GET /invite is what syncd invite prints, without the token", async () => {
+    const res = await td.api("/api/v1/invite");
+    const text = await res.text();
+    expect(text).not.toContain(td.token as string);
+    const invite = JSON.parse(text) as { available: boolean; url: string; init: string; saveSecret: string; warnings: string[] };
+    expect(invite.available).toBe(true);
+    expect(invite.url).toBe(`http://127.0.0.1:${td.daemon.port}/dav`);
+    expect(invite.init).toBe(`syncd init --url ${invite.url} --root /syncd --user syncd --password-file syncd-share.password`);
+    expect(invite.warnings.join(" ")).toMatch(/listens on 127\.0\.0\.1 only/);
   });
 });

@@ -64,7 +64,7 @@ export function registerInviteCommand(program: Command, globals: () => GlobalOpt
     });
 }
 
-function buildInvite(config: Config, davPath: string): Invite {
+export function buildInvite(config: Config, davPath: string): Invite {
   if (config.webdav.url !== undefined) {
     throw new UsageError(
       `This instance syncs to ${redactUrl(config.webdav.url)}, not to an embedded share: give the other machine the same webdav settings (syncd init --url … --user … --password-file …).`,

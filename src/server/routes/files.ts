@@ -11,6 +11,7 @@ import { entryJson } from "../../cli/output.js";
 import { SyncdError, UsageError } from "../../errors.js";
 import { type Meta, validateName } from "../../model/entry.js";
 import { metaToJson } from "../../store/entry-row.js";
+import { MAX_SEARCH_LIMIT, searchEntries, type EntrySearch, type SearchOrder } from "../../store/entry-search.js";
 import type { Entry } from "../../model/entry.js";
 import type { AppEnv } from "../app.js";
 import { readJson } from "../body.js";
@@ -31,9 +32,19 @@ const patchBody = z
 export function fileRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
+  // Without search parameters: every entry (as `syncd ls --json`). With any of q, order, limit or
+  // deleted=only: one bounded page (store/entry-search.ts), each entry with when it last changed here.
   r.get("/", (c) => {
-    const includeDeleted = c.req.query("deleted") === "true";
-    return c.json(c.get("deps").library.list({ includeDeleted }).map(entryJson));
+    const { library } = c.get("deps");
+    const deleted = c.req.query("deleted");
+    const q = c.req.query("q");
+    const order = c.req.query("order");
+    const limit = c.req.query("limit");
+    if (q === undefined && order === undefined && limit === undefined && deleted !== "only") {
+      return c.json(library.list({ includeDeleted: deleted === "true" }).map(entryJson));
+    }
+    const search = parseSearch({ q, order, limit, deleted });
+    return c.json(searchEntries(library.db, search).map((f) => ({ ...entryJson(f.entry), updatedAt: new Date(f.updatedAt).toISOString() })));
   });
 
   r.post("/", async (c) => {
@@ -113,6 +124,21 @@ export function fileRoutes(): Hono<AppEnv> {
     return c.json(entryJson(entry));
   });
   return r;
+}
+
+const DEFAULT_SEARCH_LIMIT = 50;
+
+function parseSearch(raw: { q?: string; order?: string; limit?: string; deleted?: string }): EntrySearch {
+  if (raw.q !== undefined && raw.q.length > 1000) throw new ApiError(400, "invalid-query", "q must be at most 1,000 characters.");
+  if (raw.order !== undefined && raw.order !== "name" && raw.order !== "recent") throw new ApiError(400, "invalid-query", 'order must be "name" or "recent".');
+  const deleted = raw.deleted === undefined || raw.deleted === "false" ? "exclude" : raw.deleted === "true" ? "include" : raw.deleted === "only" ? "only" : null;
+  if (deleted === null) throw new ApiError(400, "invalid-query", 'deleted must be "true", "false" or "only".');
+  let limit = DEFAULT_SEARCH_LIMIT;
+  if (raw.limit !== undefined) {
+    limit = /^\d{1,4}$/.test(raw.limit) ? Number(raw.limit) : NaN;
+    if (!(limit >= 1 && limit <= MAX_SEARCH_LIMIT)) throw new ApiError(400, "invalid-query", `limit must be an integer from 1 to ${MAX_SEARCH_LIMIT}.`);
+  }
+  return { q: raw.q, order: (raw.order as SearchOrder | undefined) ?? "name", deleted, limit };
 }
 
 function parseMetaParam(raw: string | undefined): Meta | undefined {

@@ -21,7 +21,11 @@ export function syncRoutes(): Hono<AppEnv> {
   // `syncd status --json`, plus what the scheduler knows (running, next run, recent runs).
   r.get("/status", async (c) => {
     const { status, scheduler, library } = c.get("deps");
-    return c.json({ ...(await status()), daemon: { ...scheduler.status(), instance: { name: library.instanceName, id: library.instanceId } } });
+    const entries = library.counts(); // kept by triggers: no scan
+    return c.json({
+      ...(await status()),
+      daemon: { ...scheduler.status(), instance: { name: library.instanceName, id: library.instanceId }, entries: { live: entries.live, deleted: entries.tombstones } },
+    });
   });
 
   r.post("/", async (c) => {
