@@ -12,7 +12,6 @@ import type { Config } from "../config/schema.js";
 import { UsageError } from "../errors.js";
 import type { Entry, Meta } from "../model/entry.js";
 import type { Remote } from "../remote/remote.js";
-import { stopRequestsOn } from "../remote/stop.js";
 import { listOpenConflicts } from "../store/conflicts.js";
 import { openLibrary, type ContentSource as LibrarySource, type Library } from "../store/library.js";
 import type { SyncEngine } from "../sync/engine.js";
@@ -168,15 +167,13 @@ export class SyncdInstance implements Syncd {
     this.listeners.add(own);
     try {
       const engine = await this.engine();
-      // The signal stops the engine at its next safe point and, through the stop scope, the requests in flight.
-      return await stopRequestsOn(options.signal, () =>
-        engine.sync({
-          force: options.force ?? false,
-          allowDeletes: options.allowDeletes ?? false,
-          dryRun: options.dryRun ?? false,
-          ...(options.signal ? { signal: options.signal } : {}),
-        }),
-      );
+      // The engine stops at its next safe point on the signal, and its requests in flight at once (remote/stop.ts).
+      return await engine.sync({
+        force: options.force ?? false,
+        allowDeletes: options.allowDeletes ?? false,
+        dryRun: options.dryRun ?? false,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } finally {
       this.listeners.delete(own);
     }
