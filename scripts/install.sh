@@ -12,7 +12,7 @@
 #
 # The global install downloads the dependencies from the npm registry and compiles better-sqlite3, a native
 # module: that needs make, a C++ compiler and Python (Debian: build-essential python3) and takes about 70 s
-# of CPU time: 1 to 5 minutes on a 2-core machine, depending on what else runs, with little output meanwhile.
+# of CPU time (measured: 5 to 6 minutes on a 2-core machine busy with other work), with little output.
 set -euo pipefail
 
 prefix="${PREFIX:-/usr/local}"
@@ -74,7 +74,7 @@ cd "$work"
 
 # 3. The global install: a copy of the tarball's contents in $prefix/lib/node_modules/syncd, the command in
 #    $prefix/bin. better-sqlite3 is compiled now (--allow-scripts: npm may stop running unlisted install scripts).
-say "installing $tarball into $prefix (compiles better-sqlite3, about a minute)…"
+say "installing $tarball into $prefix; compiling better-sqlite3 takes a few minutes with little output…"
 started=$(date +%s)
 npm install --global --prefix "$prefix" --allow-scripts=better-sqlite3 --no-audit --no-fund --loglevel=error "$work/$tarball"
 say "global install took $(( $(date +%s) - started )) s."

@@ -9,7 +9,7 @@
  */
 import type { Readable } from "node:stream";
 import type { Config } from "../config/schema.js";
-import { UsageError } from "../errors.js";
+import { SyncdError, UsageError } from "../errors.js";
 import type { Entry, Meta } from "../model/entry.js";
 import type { Remote } from "../remote/remote.js";
 import { listOpenConflicts } from "../store/conflicts.js";
@@ -106,6 +106,7 @@ export class SyncdInstance implements Syncd {
   }
 
   sync(options: SyncRunOptions = {}): Promise<SyncSummary> {
+    if (this.closing) return Promise.reject(new SyncdError("closed", "This syncd instance was closed; open it again to sync."));
     const run = this.running.catch(() => {}).then(() => this.runSync(options));
     this.running = run;
     return run;

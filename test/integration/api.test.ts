@@ -31,6 +31,14 @@ describe("configuration", () => {
   });
 });
 
+it("refuses to sync once closed, with a sentence", async () => {
+  const syncd = await openSyncd({ dataDir: await mkdtemp(join(tmpdir(), "syncd-api-closed-")) });
+  await syncd.close();
+  const err = await syncd.sync().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(SyncdError);
+  expect((err as SyncdError).message).toBe("This syncd instance was closed; open it again to sync.");
+});
+
 describe("two instances through the API", () => {
   let server: DavServer;
   let a: Syncd;
