@@ -100,6 +100,8 @@ if [ ! -e /etc/syncd/syncd.json ]; then
   "$prefix/bin/syncd" --config /etc/syncd/syncd.json init --data-dir /var/lib/syncd/data >/dev/null
   chgrp syncd /etc/syncd/syncd.json
   chmod 0640 /etc/syncd/syncd.json
+  # init, run as root here, may have created the data directory: it belongs to the service user.
+  if [ -d /var/lib/syncd ]; then chown -R syncd:syncd /var/lib/syncd && chmod 0750 /var/lib/syncd; fi
   say "wrote /etc/syncd/syncd.json (embedded share; edit webdav.url and friends to use your WebDAV server)."
 fi
 unit=/etc/systemd/system/syncd.service
