@@ -1,18 +1,20 @@
 /**
- * What a command needs, opened on demand from the configuration: the library always, the share and the
- * engine only for commands that talk to it. Everything opened is closed when the command ends.
+ * What a command needs, opened on demand from the configuration through the same API applications use
+ * (api/instance.ts): the library always, the share and the engine only for commands that talk to it.
+ * Everything opened is closed when the command ends.
  *
  * A command that talks to the share stops cleanly on SIGINT or SIGTERM: its requests are stopped at once
  * (remote/stop.ts; a publish in progress finishes first), the lock claim is released, and the command
  * fails with a sentence saying it was stopped. A second signal exits at once. Commands that only work on
  * the local library keep Node's default: the signal ends the process (SQLite's journal keeps it whole).
  */
+import { openInstance, type SyncdInstance } from "../api/instance.js";
 import { loadConfig, resolveConfigPath } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import type { Remote } from "../remote/remote.js";
 import { stopRequestsOn } from "../remote/stop.js";
 import { localDiskError } from "../store/disk-errors.js";
-import { openLibrary, type Library } from "../store/library.js";
+import type { Library } from "../store/library.js";
 import type { SyncEngine } from "../sync/engine.js";
 import type { SyncEventListener } from "../sync/events.js";
 
@@ -22,8 +24,7 @@ export interface GlobalOptions {
 }
 
 export class CommandContext {
-  private library: Library | null = null;
-  private remote: Promise<Remote> | null = null;
+  private opened: Promise<SyncdInstance> | null = null;
   private readonly interrupt = new AbortController();
   private removeSignalHandlers: (() => void) | null = null;
 
@@ -53,39 +54,38 @@ export class CommandContext {
     return new CommandContext(loadConfig(resolveConfigPath(opts.config)));
   }
 
+  /** The instance (library opened, share not yet): the API's object, with the CLI's internal accessors. */
+  instance(): Promise<SyncdInstance> {
+    this.opened ??= openInstance(this.config);
+    return this.opened;
+  }
+
   async openLibrary(): Promise<Library> {
-    this.library ??= await openLibrary(this.config.dataDir, { instanceName: this.config.instanceName });
-    return this.library;
+    return (await this.instance()).library;
   }
 
+  /** The instance's engine; `onEvent` receives its events (the progress display). */
   async engine(onEvent?: SyncEventListener): Promise<SyncEngine> {
-    const library = await this.openLibrary();
-    const [remote, { SyncEngine }, shareKey] = await Promise.all([this.share(), import("../sync/engine.js"), this.shareKey()]);
-    return new SyncEngine(library, remote, this.config.sync, onEvent, { shareKey });
+    this.stopOnSignals(); // the engine talks to the share
+    return (await this.instance()).engine(onEvent);
   }
 
-  /**
-   * The configured share (opened once per command). Loaded on demand: the WebDAV client and server modules
-   * cost ~0.4 s of start-up that the commands working on the local library alone (ls, add, get…) do not need.
-   */
-  share(): Promise<Remote> {
+  /** The configured share, opened once per command; SIGINT and SIGTERM now stop the command cleanly. */
+  async share(): Promise<Remote> {
     this.stopOnSignals();
-    // The promise, not the Remote, is kept: two callers at once must not open (or serve) the share twice.
-    this.remote ??= import("../remote/open.js").then(({ openRemote }) => openRemote(this.config));
-    return this.remote;
+    return (await this.instance()).share();
   }
 
   /** The share's name in the capability probe's record (remote/probe.ts probeLocation). */
   async shareKey(): Promise<string> {
-    const [{ probeLocation }, remote] = await Promise.all([import("../remote/probe.js"), this.share()]);
-    return probeLocation(this.config, remote);
+    this.stopOnSignals();
+    return (await this.instance()).shareKey();
   }
 
   async close(): Promise<void> {
     this.removeSignalHandlers?.();
-    const remote = await this.remote?.catch(() => null);
-    await remote?.close();
-    this.library?.close();
+    const instance = await this.opened?.catch(() => null);
+    await instance?.close();
   }
 }
 

@@ -19,17 +19,30 @@ export function resolveConfigPath(cliPath?: string, env: NodeJS.ProcessEnv = pro
  */
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
   const configPath = resolve(path);
-  const raw = parseJsonFile(configPath);
+  return validateConfig(parseJsonFile(configPath), configPath, dirname(configPath), env);
+}
+
+/** Where the configuration came from, in messages, when an application gave it as an object (SPEC §7). */
+export const CONFIG_OBJECT_SOURCE = "the configuration object";
+
+/**
+ * A configuration given as an object (the TypeScript API, SPEC §7): checked by the same schema, with the
+ * same one-sentence errors, as a file. Relative paths (dataDir, passwordFile, caFile) are resolved against
+ * `baseDir` (default: the current directory), as a file's are against its folder.
+ */
+export function parseConfig(input: unknown, opts: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): Config {
+  return validateConfig(input, CONFIG_OBJECT_SOURCE, resolve(opts.baseDir ?? "."), opts.env ?? process.env);
+}
+
+function validateConfig(raw: unknown, source: string, baseDir: string, env: NodeJS.ProcessEnv): Config {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new ConfigError(
-      `Invalid configuration in ${configPath}: the top level must be a JSON object (got ${describeValue(raw)}).`,
-    );
+    throw new ConfigError(`Invalid configuration in ${source}: the top level must be a JSON object (got ${describeValue(raw)}).`);
   }
   const parsed = configFileSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    throw new ConfigError(issueSentence(parsed.error.issues[0], configPath, `Invalid configuration in ${configPath}`));
+    throw new ConfigError(issueSentence(parsed.error.issues[0], source, `Invalid configuration in ${source}`));
   }
-  return resolveConfig(parsed.data, configPath, env);
+  return resolveConfig(parsed.data, source, baseDir, env);
 }
 
 export interface InitOptions {
@@ -110,8 +123,7 @@ function parseJsonFile(configPath: string): unknown {
   }
 }
 
-function resolveConfig(file: ConfigFile, configPath: string, env: NodeJS.ProcessEnv): Config {
-  const base = dirname(configPath);
+function resolveConfig(file: ConfigFile, configPath: string, base: string, env: NodeJS.ProcessEnv): Config {
   const { password, passwordFile, caFile, ...webdav } = file.webdav;
   const passwordFilePath = passwordFile === undefined ? undefined : resolve(base, passwordFile);
   const caFilePath = caFile === undefined ? undefined : resolve(base, caFile);

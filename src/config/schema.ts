@@ -119,7 +119,7 @@ export type ConfigFileInput = z.input<typeof configFileSchema>;
 
 /** The resolved configuration the rest of syncd uses. */
 export interface Config {
-  /** Absolute path of the file this came from. */
+  /** Absolute path of the file this came from, or load.ts CONFIG_OBJECT_SOURCE when an application gave an object. */
   configPath: string;
   instanceName: string;
   /** Absolute; a relative `dataDir` is resolved against the config file's directory, not the cwd. */

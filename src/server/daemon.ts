@@ -9,6 +9,7 @@
  * other instance takes, so the share is exercised exactly as others see it.
  */
 import { join } from "node:path";
+import { openInstance } from "../api/instance.js";
 import type { Config } from "../config/schema.js";
 import { errorMessage } from "../errors.js";
 import { redactUrl } from "../remote/errors.js";
@@ -16,10 +17,9 @@ import { createShareHandler } from "../remote/embedded-share.js";
 import { openRemote, retrying } from "../remote/open.js";
 import type { Remote } from "../remote/remote.js";
 import { createWebdavRemote } from "../remote/webdav-remote.js";
-import { openLibrary, type Library } from "../store/library.js";
+import type { Library } from "../store/library.js";
 import { resolveConflict } from "../store/resolve.js";
 import { probeLocation } from "../remote/probe.js";
-import { SyncEngine } from "../sync/engine.js";
 import { shareContent } from "../sync/share-content.js";
 import { createApp } from "./app.js";
 import { davAuthorized, isLoopbackAddress } from "./auth.js";
@@ -56,27 +56,33 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, log } = opts;
   const { host, port, token } = config.server;
   const embedded = config.webdav.url === undefined;
-  const library = await openLibrary(config.dataDir, {
-    instanceName: config.instanceName,
-    onClockWarning: (w) => log.warn("clock ahead", { instance: w.node, aheadMs: w.aheadMs }),
-  });
   const hub = new EventHub(opts.hub);
   const metrics = new Metrics();
-  // The engine needs the server's port (it syncs through our own /dav), so requests can arrive a moment
-  // before it exists: they wait for it.
-  let engineReady!: (engine: SyncEngine) => void;
-  let engineFailed!: (err: unknown) => void;
-  const engine = new Promise<SyncEngine>((resolve, reject) => {
-    engineReady = resolve;
-    engineFailed = reject;
+  // The engine syncs through our own /dav, which needs the server's port: the share is settled once the server
+  // listens, and runs or requests that arrive a moment before wait for it.
+  let shareReady!: (remote: Remote) => void;
+  let shareFailed!: (err: unknown) => void;
+  const share = new Promise<Remote>((resolve, reject) => {
+    shareReady = resolve;
+    shareFailed = reject;
   });
-  engine.catch(() => {}); // a failed start is reported by startDaemon itself
-  let remote: Remote | null = null;
+  share.catch(() => {}); // a failed start is reported by startDaemon itself
+  // The same API applications use (SPEC §7): the library now, the share and the engine once they exist.
+  const instance = await openInstance(config, {
+    onClockWarning: (w) => log.warn("clock ahead", { instance: w.node, aheadMs: w.aheadMs }),
+    onEvent: syncEventSink(hub, log),
+    share,
+    shareKey: (remote) => probeLocation(config, remote),
+  }).catch((err: unknown) => {
+    hub.close();
+    throw err;
+  });
+  const { library } = instance;
   let http: RunningServer | null = null;
   const scheduler = new Scheduler({
     ...opts.scheduler,
     intervalMs: config.sync.intervalSeconds * 1000,
-    run: async (o) => (await engine).sync(o),
+    run: (o) => instance.sync(o),
     onRunEnd: (record) => metrics.recordRun(record),
   });
 
@@ -87,7 +93,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }
     const app = createApp({
       library,
-      status: async () => (await engine).status(),
+      status: () => instance.status(),
       scheduler,
       hub,
       metrics,
@@ -97,11 +103,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       loopbackOnly,
       tombstoneRetentionDays: config.sync.tombstoneRetentionDays,
       invite: () => daemonInvite(config, http?.port ?? 0),
-      // The share the engine syncs with, once it exists (the engine is made right after it).
-      restoreContent: shareContent(async () => {
-        await engine;
-        return remote as Remote;
-      }),
+      // The share the engine syncs with, once it exists.
+      restoreContent: shareContent(() => instance.share()),
     });
     const dav = embedded
       ? await createShareHandler({
@@ -121,7 +124,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const url = `http://${bracket(host)}:${http.port}`;
     const shareUrl = embedded ? `${url}${DAV_PATH}` : null;
 
-    remote = embedded
+    const remote = embedded
       ? retrying(
           createWebdavRemote({
             url: `http://${bracket(connectHost(host))}:${http.port}${DAV_PATH}`,
@@ -133,7 +136,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           config,
         )
       : await openRemote(config);
-    engineReady(new SyncEngine(library, remote, config.sync, syncEventSink(hub, log), { shareKey: probeLocation(config, remote) }));
+    shareReady(remote);
     scheduler.start();
     log.info("listening", {
       url,
@@ -152,18 +155,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         await scheduler.stop();
         hub.close();
         await http?.close();
-        await remote?.close();
-        library.close();
+        await instance.close(); // the share's client, then the library
         log.info("stopped");
       })());
     return { url, port: http.port, shareUrl, library, scheduler, hub, close };
   } catch (err) {
-    engineFailed(err); // releases requests (and a run) waiting for the engine
+    shareFailed(err); // releases requests (and a run) waiting for the share
     await scheduler.stop();
     hub.close();
     await http?.close(0);
-    await remote?.close();
-    library.close();
+    await instance.close();
     throw err;
   }
 }

@@ -54,9 +54,12 @@ export function registerDaemonCommand(program: Command, globals: () => GlobalOpt
         throw localDiskError(err, config.dataDir) ?? err; // a data directory it cannot even open: say why
       });
       announceDashboard(process.stdout, { url: daemon.url, token: config.server.token !== undefined, configPath });
+      // `on`, not `once`: proper-lockfile's signal-exit kills the process on a signal when it finds no other
+      // listener, and a `once` listener is removed before the others run (with the engine loaded on demand,
+      // api/instance.ts, signal-exit's listener comes after this one).
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once("SIGTERM", () => resolve("SIGTERM"));
-        process.once("SIGINT", () => resolve("SIGINT"));
+        process.on("SIGTERM", () => resolve("SIGTERM"));
+        process.on("SIGINT", () => resolve("SIGINT"));
       });
       log.info("signal received", { signal });
       // A second signal while shutting down means "now": the share's lease then expires on its own.
