@@ -5,6 +5,7 @@ import { printJson } from "../output.js";
 import { formatBytes } from "../../bytes.js";
 import { progressReporter } from "../progress.js";
 import type { SyncSummary } from "../../sync/events.js";
+import { countOpenConflicts } from "../../store/conflicts.js";
 
 type Globals = () => GlobalOptions;
 
@@ -33,6 +34,12 @@ export function registerSyncCommands(program: Command, globals: Globals): void {
         }
         if (opts.json) printJson(summary);
         else process.stdout.write(`${summary.dryRun ? describeDryRun(summary) : describeSummary(summary)}\n`);
+        // Conflicts held for the user (manual policy), found by this run or an earlier one: say where to go.
+        // On stderr, so that --json stays one document; the run itself succeeded (exit 0).
+        if (!summary.dryRun) {
+          const open = countOpenConflicts((await ctx.openLibrary()).db);
+          if (open > 0) process.stderr.write(`${conflictsHint(open)}\n`);
+        }
       });
     });
 
@@ -58,6 +65,12 @@ export function registerSyncCommands(program: Command, globals: Globals): void {
         );
       });
     });
+}
+
+/** What `syncd sync` says when conflicts wait for the user after the run. */
+export function conflictsHint(open: number): string {
+  const these = open === 1 ? "1 conflict waits" : `${open} conflicts wait`;
+  return `${these} for your decision: "syncd conflicts" shows what differs, "syncd resolve ID --strategy …" (or --all) settles ${open === 1 ? "it" : "them"}.`;
 }
 
 /** Lines of a dry run shown before "… and N more". */

@@ -1,0 +1,87 @@
+/**
+ * `syncd conflicts` for people: each open conflict with what happened to the entry on each side and the
+ * values that differ, "year: 1999 (this machine) vs 2021 (share)", then how to settle them. Pure.
+ */
+import { formatBytes } from "../bytes.js";
+import { conflictDifferences, type Difference } from "../model/conflict-differences.js";
+import type { EntryState, JsonValue } from "../model/entry.js";
+import type { OpenConflict } from "../store/conflicts.js";
+
+const HERE = "this machine";
+const THERE = "share";
+/** Longer values are cut: the line must stay readable; --json has them whole. */
+const MAX_VALUE = 60;
+
+export function describeConflicts(conflicts: readonly OpenConflict[]): string {
+  if (conflicts.length === 0) return "No open conflicts.\n";
+  const blocks = conflicts.map(describeConflict);
+  const n = conflicts.length;
+  const footer = [
+    `${n} open conflict${n === 1 ? "" : "s"}. Settle one with "syncd resolve ID --strategy local_wins|remote_wins|keep_both",`,
+    `or all of them at once with "syncd resolve --all --strategy …": local_wins keeps this machine's values, remote_wins`,
+    "the share's, keep_both keeps the share's and this machine's version as a copy. The next sync carries the result to the share.",
+  ];
+  return `${blocks.join("\n")}\n${footer.join("\n")}\n`;
+}
+
+export function describeConflict(c: OpenConflict): string {
+  const live = c.local.deleted ? c.remote : c.local;
+  const lines = [`Conflict ${c.id} on ${JSON.stringify(live.name)} (entry ${c.entryId}): ${whatHappened(c)}.`];
+  const differences = conflictDifferences(c.local, c.remote, c.fields);
+  if (c.local.deleted !== c.remote.deleted) {
+    lines.push(`  ${c.local.deleted ? `the share's` : `this machine's`} version: ${summary(live)}`);
+  }
+  for (const d of differences) {
+    if (d.field === "deleted") continue; // said in the first line
+    lines.push(`  ${label(d.field)}: ${value(d.field, d.local)} (${HERE}) vs ${value(d.field, d.remote)} (${THERE})${d.conflicting ? "" : " — not in conflict: the side that changed it keeps its change"}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function whatHappened(c: OpenConflict): string {
+  if (c.local.deleted && !c.remote.deleted) return "it was deleted on this machine and changed on the share";
+  if (c.remote.deleted && !c.local.deleted) return "it was changed on this machine and deleted on the share";
+  const what = c.fields.map((f) => (f === "content" ? "its content" : f === "name" ? "its name" : f.startsWith("meta.") ? `its ${f.slice(5)}` : f));
+  return `this machine and the share both changed ${joinWords([...new Set(what)])}, to different values`;
+}
+
+function joinWords(words: string[]): string {
+  if (words.length <= 1) return words[0] ?? "it";
+  return `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
+}
+
+/** "year" for a metadata key; "metadata name" for one that would read like the entry's own fields. */
+function label(field: string): string {
+  if (!field.startsWith("meta.")) return field;
+  const key = field.slice(5);
+  return ["name", "content", "deleted"].includes(key) ? `metadata ${key}` : key;
+}
+
+function value(field: string, v: JsonValue | undefined): string {
+  if (v === undefined) return "(not set)";
+  if (field === "content" && v !== null && typeof v === "object" && !Array.isArray(v)) {
+    return `${formatBytes(Number(v.size))}, sha256 ${String(v.hash).slice(0, 12)}`;
+  }
+  return cut(typeof v === "string" && field !== "name" && plain(v) ? v : JSON.stringify(v));
+}
+
+/** A string shown without quotes: not empty, no edge spaces, and not one that reads as a number or other JSON. */
+function plain(v: string): boolean {
+  if (v === "" || v.trim() !== v) return false;
+  try {
+    JSON.parse(v);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** A live side in a few words: name, size and its metadata. */
+function summary(s: EntryState): string {
+  const meta = Object.entries(s.meta).map(([k, v]) => `${k}: ${value(`meta.${k}`, v)}`);
+  return [JSON.stringify(s.name), formatBytes(s.size), ...meta].join(", ");
+}
+
+function cut(text: string): string {
+  return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 1)}…` : text;
+}
