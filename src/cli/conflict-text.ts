@@ -17,9 +17,11 @@ export function describeConflicts(conflicts: readonly OpenConflict[]): string {
   const blocks = conflicts.map(describeConflict);
   const n = conflicts.length;
   const footer = [
-    `${n} open conflict${n === 1 ? "" : "s"}. Settle one with "syncd resolve ID --strategy local_wins|remote_wins|keep_both",`,
-    `or all of them at once with "syncd resolve --all --strategy …": local_wins keeps this machine's values, remote_wins`,
-    "the share's, keep_both keeps the share's and this machine's version as a copy. The next sync carries the result to the share.",
+    `${n} open conflict${n === 1 ? "" : "s"}. To settle ${n === 1 ? "it" : "one"}:`,
+    "  syncd resolve ID --strategy local_wins    keep this machine's values",
+    "  syncd resolve ID --strategy remote_wins   take the share's values",
+    "  syncd resolve ID --strategy keep_both     take the share's values, and keep this machine's version as a copy",
+    "With --all instead of an ID, every open conflict is settled the same way. The next sync carries the result to the share.",
   ];
   return `${blocks.join("\n")}\n${footer.join("\n")}\n`;
 }
@@ -31,9 +33,14 @@ export function describeConflict(c: OpenConflict): string {
   if (c.local.deleted !== c.remote.deleted) {
     lines.push(`  ${c.local.deleted ? `the share's` : `this machine's`} version: ${summary(live)}`);
   }
-  for (const d of differences) {
-    if (d.field === "deleted") continue; // said in the first line
-    lines.push(`  ${label(d.field)}: ${value(d.field, d.local)} (${HERE}) vs ${value(d.field, d.remote)} (${THERE})${d.conflicting ? "" : " — not in conflict: the side that changed it keeps its change"}`);
+  const line = (d: Difference) => `${label(d.field)}: ${value(d.field, d.local)} (${HERE}) vs ${value(d.field, d.remote)} (${THERE})`;
+  // "deleted" is said in the first line.
+  const conflicting = differences.filter((d) => d.conflicting && d.field !== "deleted");
+  const merged = differences.filter((d) => !d.conflicting);
+  for (const d of conflicting) lines.push(`  ${line(d)}`);
+  if (merged.length > 0) {
+    lines.push("  Also different, but not in conflict (the side that changed it keeps its change):");
+    for (const d of merged) lines.push(`    ${line(d)}`);
   }
   return `${lines.join("\n")}\n`;
 }
