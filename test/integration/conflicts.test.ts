@@ -451,7 +451,8 @@ describe.concurrent("the five policies, end to end", () => {
 
 // What a user meets under `manual` (issue 14): `sync` points to the conflicts, `conflicts` shows the values
 // that differ, and `resolve --all` settles every one with one strategy, which reaches the other instance.
-describe.concurrent("manual: the CLI shows what differs, and resolve --all settles everything", () => {
+// Not concurrent: run beside the five scenarios above, they would slow those past their time limit.
+describe("manual: the CLI shows what differs, and resolve --all settles everything", () => {
   it.each(["local_wins", "remote_wins", "keep_both"])(
     "resolve --all --strategy %s",
     async (strategy) => {
@@ -481,23 +482,26 @@ describe.concurrent("manual: the CLI shows what differs, and resolve --all settl
       expect(found.code, found.stderr).toBe(0);
       expect(found.stdout).toContain("3 conflicts");
       expect(found.stderr).toContain('3 conflicts wait for your decision: "syncd conflicts" shows what differs, "syncd resolve ID --strategy …" (or --all) settles them.');
-      // The hint goes to stderr also with --json (a skipped run: the conflicts are still open), stdout stays one document.
-      const again = await b.run("sync", "--json");
-      expect(again.code, again.stderr).toBe(0);
-      expect(JSON.parse(again.stdout)).toMatchObject({ skipped: true });
-      expect(again.stderr).toContain('"syncd conflicts" shows what differs');
+      // What the user is shown is the same whatever they choose next: checked in one scenario, not three.
+      if (strategy === "keep_both") {
+        // The hint goes to stderr also with --json (a skipped run: the conflicts are still open), stdout stays one document.
+        const again = await b.run("sync", "--json");
+        expect(again.code, again.stderr).toBe(0);
+        expect(JSON.parse(again.stdout)).toMatchObject({ skipped: true });
+        expect(again.stderr).toContain('"syncd conflicts" shows what differs');
 
-      const text = await b.ok("conflicts");
-      const block = (id: string) => text.split("\n\n").find((part) => part.includes(`(entry ${id})`)) ?? "";
-      expect(block(paper!)).toContain('on "paper.txt"');
-      expect(block(paper!)).toContain("this machine and the share both changed its year, to different values.");
-      expect(block(paper!)).toMatch(/^ {2}year: 1999 \(this machine\) vs 2021 \(share\)$/m);
-      expect(block(paper!)).not.toContain("title"); // the same on both sides
-      expect(block(notes!)).toMatch(/ {2}content: 12 B, sha256 [0-9a-f]{12} \(this machine\) vs 11 B, sha256 [0-9a-f]{12} \(share\)$/m);
-      expect(block(gone!)).toContain("it was deleted on this machine and changed on the share.");
-      expect(block(gone!)).toContain(`the share's version: "gone.txt", 9 B, starred: true`);
-      expect(text).toContain("3 open conflicts.");
-      expect(text).toContain("With --all instead of an ID, every open conflict is settled the same way.");
+        const text = await b.ok("conflicts");
+        const block = (id: string) => text.split("\n\n").find((part) => part.includes(`(entry ${id})`)) ?? "";
+        expect(block(paper!)).toContain('on "paper.txt"');
+        expect(block(paper!)).toContain("this machine and the share both changed its year, to different values.");
+        expect(block(paper!)).toMatch(/^ {2}year: 1999 \(this machine\) vs 2021 \(share\)$/m);
+        expect(block(paper!)).not.toContain("title"); // the same on both sides
+        expect(block(notes!)).toMatch(/ {2}content: 12 B, sha256 [0-9a-f]{12} \(this machine\) vs 11 B, sha256 [0-9a-f]{12} \(share\)$/m);
+        expect(block(gone!)).toContain("it was deleted on this machine and changed on the share.");
+        expect(block(gone!)).toContain(`the share's version: "gone.txt", 9 B, starred: true`);
+        expect(text).toContain("3 open conflicts.");
+        expect(text).toContain("With --all instead of an ID, every open conflict is settled the same way.");
+      }
 
       const listed = await b.json<Array<Conflict & { differences: unknown[] }>>("conflicts");
       expect(listed.find((c) => c.entryId === paper)?.differences).toEqual([{ field: "meta.year", local: 1999, remote: 2021, conflicting: true }]);
@@ -511,9 +515,8 @@ describe.concurrent("manual: the CLI shows what differs, and resolve --all settl
       const resolved = await b.json<Resolved[]>("resolve", "--all", "--strategy", strategy);
       expect(resolved.map((r) => r.conflictId).sort()).toEqual(listed.map((c) => c.id).sort());
       expect(resolved.map((r) => r.entry.id).sort()).toEqual([paper, notes, gone].sort());
-      expect(await b.json<Conflict[]>("conflicts")).toEqual([]);
       expect(await b.ok("conflicts")).toBe("No open conflicts.\n");
-      expect(await b.ok("resolve", "--all", "--strategy", strategy)).toBe("No open conflicts: nothing to resolve.\n");
+      if (strategy === "keep_both") expect(await b.ok("resolve", "--all", "--strategy", strategy)).toBe("No open conflicts: nothing to resolve.\n");
 
       const carried = await b.run("sync");
       expect(carried.code, carried.stderr).toBe(0);

@@ -59,7 +59,7 @@ export function registerSyncCommands(program: Command, globals: Globals): void {
             `remote version:   ${status.remoteVersion ?? "unknown"}`,
             `sync needed:      ${needed}`,
             `last sync:        ${status.lastSyncAt ?? "never"}`,
-            `open conflicts:   ${status.conflicts}`,
+            `open conflicts:   ${status.conflicts}${status.conflicts > 0 ? ' ("syncd conflicts" shows them)' : ""}`,
             ...(status.lastError ? [`last error:       ${status.lastError}`] : []),
           ].join("\n") + "\n",
         );
