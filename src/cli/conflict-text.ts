@@ -3,7 +3,7 @@
  * values that differ, "year: 1999 (this machine) vs 2021 (share)", then how to settle them. Pure.
  */
 import { formatBytes } from "../bytes.js";
-import { conflictDifferences, type Difference } from "../model/conflict-differences.js";
+import { conflictCause, conflictDifferences, type Difference } from "../model/conflict-differences.js";
 import type { EntryState, JsonValue } from "../model/entry.js";
 import type { OpenConflict } from "../store/conflicts.js";
 
@@ -28,7 +28,7 @@ export function describeConflicts(conflicts: readonly OpenConflict[]): string {
 
 export function describeConflict(c: OpenConflict): string {
   const live = c.local.deleted ? c.remote : c.local;
-  const lines = [`Conflict ${c.id} on ${JSON.stringify(live.name)} (entry ${c.entryId}): ${whatHappened(c)}.`];
+  const lines = [`Conflict ${c.id} on ${JSON.stringify(live.name)} (entry ${c.entryId}): ${conflictCause(c)}.`];
   const differences = conflictDifferences(c.local, c.remote, c.fields);
   if (c.local.deleted !== c.remote.deleted) {
     lines.push(`  ${c.local.deleted ? `the share's` : `this machine's`} version: ${summary(live)}`);
@@ -43,18 +43,6 @@ export function describeConflict(c: OpenConflict): string {
     for (const d of merged) lines.push(`    ${line(d)}`);
   }
   return `${lines.join("\n")}\n`;
-}
-
-function whatHappened(c: OpenConflict): string {
-  if (c.local.deleted && !c.remote.deleted) return "it was deleted on this machine and changed on the share";
-  if (c.remote.deleted && !c.local.deleted) return "it was changed on this machine and deleted on the share";
-  const what = c.fields.map((f) => (f === "content" ? "its content" : f === "name" ? "its name" : f.startsWith("meta.") ? `its ${f.slice(5)}` : f));
-  return `this machine and the share both changed ${joinWords([...new Set(what)])}, to different values`;
-}
-
-function joinWords(words: string[]): string {
-  if (words.length <= 1) return words[0] ?? "it";
-  return `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
 }
 
 /** "year" for a metadata key; "metadata name" for one that would read like the entry's own fields. */

@@ -46,3 +46,19 @@ export function conflictDifferences(local: EntryState, remote: EntryState, confl
   }
   return out;
 }
+
+/**
+ * What happened to the entry, in words: "it was deleted on this machine and changed on the share", "this
+ * machine and the share both changed its year, to different values". `fields` as a conflict names them.
+ */
+export function conflictCause(c: { fields: readonly string[]; local: EntryState; remote: EntryState }): string {
+  if (c.local.deleted && !c.remote.deleted) return "it was deleted on this machine and changed on the share";
+  if (c.remote.deleted && !c.local.deleted) return "it was changed on this machine and deleted on the share";
+  const what = c.fields.map((f) => (f === "content" ? "its content" : f === "name" ? "its name" : f.startsWith("meta.") ? `its ${f.slice(5)}` : `its ${f}`));
+  return `this machine and the share both changed ${joinWords([...new Set(what)])}, to different values`;
+}
+
+function joinWords(words: string[]): string {
+  if (words.length <= 1) return words[0] ?? "it";
+  return `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
+}

@@ -478,6 +478,12 @@ describe("manual: the CLI shows what differs, and resolve --all settles everythi
         },
       );
       await sync(a);
+      if (strategy === "keep_both") {
+        // A dry run names the conflicts it would meet in words too.
+        const dry = await b.ok("sync", "--dry-run");
+        expect(dry).toMatch(/^ {2}paper\.txt \(\w+\): .*conflict: this machine and the share both changed its year, to different values$/m);
+        expect(dry).toMatch(/^ {2}gone\.txt \(\w+\): .*conflict: it was deleted on this machine and changed on the share$/m);
+      }
       const found = await b.run("sync");
       expect(found.code, found.stderr).toBe(0);
       expect(found.stdout).toContain("3 conflicts");

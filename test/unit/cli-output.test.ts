@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { commanderSentence, invokedCommand, wantsJson } from "../../src/cli/invocation.js";
 import { buildProgram } from "../../src/cli/main.js";
 import { describeConflict, describeConflicts } from "../../src/cli/conflict-text.js";
-import { conflictDifferences } from "../../src/model/conflict-differences.js";
+import { conflictCause, conflictDifferences } from "../../src/model/conflict-differences.js";
 import type { EntryState } from "../../src/model/entry.js";
 import type { OpenConflict } from "../../src/store/conflicts.js";
 
@@ -73,6 +73,17 @@ describe("conflictDifferences", () => {
     expect(conflictDifferences({ ...base, deleted: true, meta: {} }, base, ["deleted"])).toEqual([{ field: "deleted", local: true, remote: false, conflicting: true }]);
     const reordered = { ...base, meta: { tags: ["x"], title: "Deep learning", year: 1999 } };
     expect(conflictDifferences(base, reordered, [])).toEqual([]);
+  });
+});
+
+describe("conflictCause (conflicts, and sync --dry-run)", () => {
+  it("says which side deleted, or which fields both sides changed", () => {
+    expect(conflictCause({ fields: ["deleted"], local: { ...base, deleted: true }, remote: base })).toBe("it was deleted on this machine and changed on the share");
+    expect(conflictCause({ fields: ["deleted"], local: base, remote: { ...base, deleted: true } })).toBe("it was changed on this machine and deleted on the share");
+    expect(conflictCause({ fields: ["name"], local: base, remote: base })).toBe("this machine and the share both changed its name, to different values");
+    expect(conflictCause({ fields: ["content", "meta.year", "meta.tags"], local: base, remote: base })).toBe(
+      "this machine and the share both changed its content, its year and its tags, to different values",
+    );
   });
 });
 

@@ -84,7 +84,7 @@ export function describeDryRun(s: SyncSummary): string {
   if (report.changes.length === 0) lines.push("A sync would change nothing.");
   for (const c of report.changes.slice(0, DRY_RUN_LINES)) {
     const sides = [c.local ? `here: ${c.local}` : null, c.remote ? `share: ${c.remote}` : null, c.conflict ? `conflict: ${c.conflict}` : null].filter(Boolean);
-    lines.push(`  ${c.name} (${c.id}): ${sides.join("; ") || c.reason}`);
+    lines.push(`  ${c.name} (${c.id}): ${sides.join("; ") || (c.reason === "converged" ? "already the same on both sides; only this machine's records change" : c.reason)}`);
   }
   if (report.changes.length > DRY_RUN_LINES) lines.push(`  … and ${report.changes.length - DRY_RUN_LINES} more (--json lists them all)`);
   lines.push(
