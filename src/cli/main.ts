@@ -19,7 +19,7 @@ import { registerProbeCommand } from "./commands/probe.js";
 import { registerSyncCommands } from "./commands/sync.js";
 import type { GlobalOptions } from "./context.js";
 import { commanderSentence, invokedCommand, wantsJson } from "./invocation.js";
-import { printJson, reportOf } from "./output.js";
+import { jsonPrinted, printJson, reportOf } from "./output.js";
 
 /** The installed package's version: package.json two folders up, from src/cli as from dist/cli. */
 export function packageVersion(): string {
@@ -84,7 +84,8 @@ export function reportError(err: unknown, how: Reporting): number {
 }
 
 function fail(code: string, message: string, exitCode: number, how: Reporting, err: Error | null): number {
-  if (how.json) printJson({ ...(err ? reportOf(err) : {}), error: { code, message } });
+  // Exactly one document: a command that printed its result and failed afterwards (while closing) keeps it.
+  if (how.json && !jsonPrinted()) printJson({ ...(err ? reportOf(err) : {}), error: { code, message } });
   process.stderr.write(`syncd: ${message}\n`);
   if (how.verbose && err?.stack) process.stderr.write(`${err.stack}\n`);
   return exitCode;

@@ -1,8 +1,16 @@
 import { UsageError } from "../errors.js";
 import type { Entry, JsonValue, Meta } from "../model/entry.js";
 
+let printedJson = false;
+
 export function printJson(value: unknown): void {
+  printedJson = true;
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Whether this process already printed its JSON document (a failure after it then prints no second one). */
+export function jsonPrinted(): boolean {
+  return printedJson;
 }
 
 /**
