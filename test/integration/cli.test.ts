@@ -115,7 +115,7 @@ describe("with --json, every failure is one JSON document on stdout too, with th
     const dir = mkdtempSync(join(tmpdir(), "syncd-cli-"));
     const config = join(dir, "syncd.json");
     writeFileSync(config, JSON.stringify({ sync: { intervall: 5 } }));
-    const commands = [["status"], ["sync"], ["ls"], ["conflicts"], ["check"], ["probe"], ["invite"], ["resolve", "01X", "--strategy", "local_wins"], ["restore", "01X"], ["import", dir]];
+    const commands = [["status"], ["sync"], ["ls"], ["conflicts"], ["check"], ["probe"], ["invite"], ["resolve", "01X", "--strategy", "local_wins"], ["restore", "01X"], ["import", dir], ["add", config], ["update", "01X", "--name", "n"]];
     const results = await Promise.all(commands.map((c) => runCli(["--config", config, ...c, "--json"])));
     for (const [i, r] of results.entries()) {
       expect(jsonFailure(r, 2, "config").message, commands[i]?.join(" ")).toContain("sync.intervall");
