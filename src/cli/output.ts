@@ -1,8 +1,32 @@
 import { UsageError } from "../errors.js";
 import type { Entry, JsonValue, Meta } from "../model/entry.js";
 
+let printedJson = false;
+
 export function printJson(value: unknown): void {
+  printedJson = true;
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Whether this process already printed its JSON document (a failure after it then prints no second one). */
+export function jsonPrinted(): boolean {
+  return printedJson;
+}
+
+/**
+ * What a command found before it failed (check's report, probe's), kept with the error it throws. With
+ * --json, main.ts prints it with the error in it (`{...report, error: {code, message}}`): a script gets the
+ * findings and the failure, and stdout still holds exactly one JSON document.
+ */
+const reports = new WeakMap<Error, Record<string, unknown>>();
+
+export function withReport<E extends Error>(err: E, report: object): E {
+  reports.set(err, { ...report });
+  return err;
+}
+
+export function reportOf(err: Error): Record<string, unknown> {
+  return reports.get(err) ?? {};
 }
 
 /** The entry as `ls --json`, `add --json` and `update --json` print it (SPEC §5 fields). */

@@ -289,7 +289,11 @@ async function loadWhole(
       }
       if (downloaded.sha256 === startedFrom.info.sha256 && db.version === startedFrom.info.version) return loaded(db, false, null);
       if (db.version > startedFrom.info.version) {
-        return loaded(db, false, `adopted metadata.db version ${db.version}, newer than version.txt (${startedFrom.info.version})`);
+        return loaded(
+          db,
+          false,
+          `The share's ${VERSION_TXT} still named version ${startedFrom.info.version} while its metadata was at version ${db.version} (a sync stopped between the two uploads); this run completes it.`,
+        );
       }
       throw new ShareError(
         "metadata-mismatch",
@@ -306,7 +310,7 @@ async function loadWhole(
     // version.txt was lost: the journal after that snapshot is then lost with it, which the instances'
     // newer state makes good: a share that went back in time, share-history.ts).
     const db = SharedDb.open(file, location);
-    return loaded(db, false, `rewrote ${VERSION_TXT} for metadata.db version ${db.version}`);
+    return loaded(db, false, `The share's ${VERSION_TXT} was missing or incomplete (a sync stopped before writing it); this run writes it again for version ${db.version}.`);
   }
   if (startedFrom.kind === "invalid") {
     throw new ShareError(

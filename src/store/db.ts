@@ -40,10 +40,11 @@ export function openLibraryDb(file: string): LibraryDb {
 export function openLocalDb(file: string): Db {
   const db = new Database(file);
   try {
+    // First: two commands started at once on a new data directory both open it, and wait for each other.
+    db.pragma("busy_timeout = 5000");
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
-    db.pragma("busy_timeout = 5000");
     migrate(db);
     return db;
   } catch (err) {
@@ -63,9 +64,12 @@ export function migrate(db: Db): void {
   for (let v = current; v < SCHEMA_VERSION; v++) {
     const step = MIGRATIONS[v];
     if (!step) break;
+    // IMMEDIATE, and the version read again inside: another process that opened the same new library at
+    // the same moment may have applied this step already ("table entries already exists" otherwise).
     db.transaction(() => {
+      if ((db.pragma("user_version", { simple: true }) as number) > v) return;
       step(db);
       db.pragma(`user_version = ${v + 1}`);
-    })();
+    }).immediate();
   }
 }

@@ -105,3 +105,31 @@ export function resolveConflict(library: Library, conflictId: string, strategy: 
     return { conflictId, strategy: chosen, entry: library.require(row.id), copy };
   });
 }
+
+/** One conflict `resolveAllConflicts` could not resolve, and why (it was resolved meanwhile, its entry is gone…). */
+export interface ResolveFailure {
+  conflictId: string;
+  error: SyncdError;
+}
+
+/**
+ * `syncd resolve --all --strategy …`: every conflict open now, resolved one by one with the same strategy
+ * (each in its own transaction, as resolveConflict). A conflict that another process or a sync settled
+ * meanwhile is skipped, not an error; any other refusal is collected and the others still resolved.
+ */
+export function resolveAllConflicts(library: Library, strategy: string): { resolved: ResolveResult[]; failed: ResolveFailure[] } {
+  const chosen = parseStrategy(strategy);
+  const ids = library.db.prepare("SELECT id FROM conflicts WHERE resolved_at IS NULL ORDER BY created_at").pluck().all() as string[];
+  const resolved: ResolveResult[] = [];
+  const failed: ResolveFailure[] = [];
+  for (const id of ids) {
+    try {
+      resolved.push(resolveConflict(library, id, chosen));
+    } catch (err) {
+      if (err instanceof ConflictResolvedError) continue;
+      if (err instanceof SyncdError) failed.push({ conflictId: id, error: err });
+      else throw err;
+    }
+  }
+  return { resolved, failed };
+}

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ShareError } from "../errors.js";
+import { conflictCause } from "../model/conflict-differences.js";
 import { sameContent, type EntryState } from "../model/entry.js";
 import type { Remote } from "../remote/remote.js";
 import { loadShare, type LoadedShare } from "../share/share-access.js";
@@ -50,7 +51,7 @@ identityProblem: (share: LoadedShare) => ShareError | null,
         reason: action.reason,
         local: describeChange(before.local, action.local),
         remote: describeChange(before.remote, action.remote),
-        conflict: action.conflict ? `${action.conflict.kind} (${action.conflict.fields.join(", ")})` : null,
+        conflict: action.conflict ? conflictCause(action.conflict) : null,
       });
     }
     summary.version = db.version;

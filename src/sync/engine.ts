@@ -253,10 +253,10 @@ export class SyncEngine {
       share = await loadShare(this.remote, workDir, () => record.interrupted()?.shareId ?? ulid(), { replicaFile: join(this.library.dataDir, REPLICA_FILE) });
       metaProgress.finish();
       if (share.fetched.snapshot) this.emit({ type: "log", level: "info", message: `read the share's whole metadata (version ${share.db.version})`, data: share.fetched });
-      if (share.repaired) this.emit({ type: "log", level: "warn", message: `share repaired: ${share.repaired}` });
+      if (share.repaired) this.emit({ type: "log", level: "warn", message: share.repaired });
       if (deadWriter || share.repaired) {
         const removed = await removeStaleUploads(this.remote, lease.token, () => lease.assertSafeToWrite());
-        if (removed.length > 0) this.emit({ type: "log", level: "warn", message: `removed stale temporary files: ${removed.join(", ")}` });
+        if (removed.length > 0) this.emit({ type: "log", level: "warn", message: `Removed temporary files that a sync which stopped left on the share: ${removed.join(", ")}.` });
       }
       await this.merge(share, record, options, lease, summary, { upload: new TransferTally(), download: new TransferTally() });
     } finally {
@@ -283,7 +283,7 @@ export class SyncEngine {
       this.emit({
         type: "log",
         level: "warn",
-        message: `continuing after a run that stopped in phase ${interrupted.phase} (share version ${interrupted.startedVersion}, started ${interrupted.startedAt})`,
+        message: `The previous sync stopped before it finished (in its ${interrupted.phase} step, from share version ${interrupted.startedVersion}, started ${interrupted.startedAt}); this run completes its work.`,
       });
     }
     record.begin(db.shareId, db.version);
@@ -300,7 +300,7 @@ export class SyncEngine {
       this.emit({
         type: "log",
         level: "warn",
-        message: `an earlier run stopped between publishing and its local commit: ${settled.healed} rows had reached the share, ${settled.dropped} had not`,
+        message: `An earlier sync stopped after writing to the share but before recording it here: ${settled.healed} of its changes had reached the share, ${settled.dropped} had not; this run settles them.`,
       });
     }
 

@@ -92,8 +92,11 @@ describe.each(shareMatrix())("syncd check on $name", (kind: ShareKind) => {
 
     const audit = await a.run("check", "--json");
     expect(audit.code).toBe(1);
-    const report = JSON.parse(audit.stdout) as Report;
+    const report = JSON.parse(audit.stdout) as Report & { error?: { code: string; message: string } };
     expect(report.ok).toBe(false);
+    // One document: the report, with the failure in it as every --json failure has it (SPEC §5).
+    expect(report.error).toEqual({ code: "share-problems", message: expect.stringMatching(/^The share has 4 problems left; "syncd check --repair"/) });
+    expect(audit.stderr.trim().split("\n").at(-1)).toBe(`syncd: ${report.error?.message}`);
     const byKind = new Map(report.problems.map((p) => [p.kind, p]));
     expect([...byKind.keys()].sort()).toEqual(["damaged", "expired-claim", "missing", "temporary-file"]);
     expect(byKind.get("missing")).toMatchObject({ hash: hashes.missing, entries: [{ id: ids.missing, name: "lost.txt" }], repaired: false });

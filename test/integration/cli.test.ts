@@ -61,7 +61,10 @@ describe("bad usage and bad configuration exit with 2", () => {
   });
 
   it("rejects an unknown command and a hostile name", async () => {
-    expect((await runCli(["frobnicate"])).code).toBe(2);
+    const unknown = await runCli(["frobnicate"]);
+    expect(unknown.code).toBe(2);
+    oneSentence(unknown.stderr);
+    expect(unknown.stderr).toBe(`syncd: Unknown command 'frobnicate'. See "syncd --help".\n`);
     const inst = makeInstance("names", { url: server.url, root: "/names" });
     const file = join(inst.dir, "f");
     writeFileSync(file, "x");
@@ -98,6 +101,61 @@ describe("failures exit with 1 and one sentence; --verbose adds the stack", () =
   });
 });
 
+/** A failure under --json: exactly one JSON document on stdout, `{error: {code, message}}`, and the sentence on stderr. */
+function jsonFailure(r: { code: number; stdout: string; stderr: string }, exitCode: number, code: string): { code: string; message: string } {
+  expect(r.code, r.stderr).toBe(exitCode);
+  const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } }; // throws unless one document
+  expect(doc.error.code).toBe(code);
+  expect(r.stderr.trim().split("\n").at(-1)).toBe(`syncd: ${doc.error.message}`);
+  return doc.error;
+}
+
+describe("with --json, every failure is one JSON document on stdout too, with the same exit code", () => {
+  it("bad configuration and bad usage: exit 2, for every command that takes --json", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "syncd-cli-"));
+    const config = join(dir, "syncd.json");
+    writeFileSync(config, JSON.stringify({ sync: { intervall: 5 } }));
+    const commands = [["status"], ["sync"], ["ls"], ["conflicts"], ["check"], ["probe"], ["invite"], ["resolve", "01X", "--strategy", "local_wins"], ["restore", "01X"], ["import", dir], ["add", config], ["update", "01X", "--name", "n"]];
+    const results = await Promise.all(commands.map((c) => runCli(["--config", config, ...c, "--json"])));
+    for (const [i, r] of results.entries()) {
+      expect(jsonFailure(r, 2, "config").message, commands[i]?.join(" ")).toContain("sync.intervall");
+    }
+    const inst = makeInstance("usage", { url: server.url, root: "/usage" });
+    const [unknownOption, neither, both, badStrategy, noStrategy] = await Promise.all([
+      inst.run("sync", "--json", "--forse"),
+      inst.run("resolve", "--strategy", "local_wins", "--json"),
+      inst.run("resolve", "01X", "--all", "--strategy", "local_wins", "--json"),
+      inst.run("resolve", "--all", "--strategy", "newest", "--json"),
+      inst.run("resolve", "--all", "--json"),
+    ]);
+    expect(jsonFailure(unknownOption, 2, "usage").message).toBe(`Unknown option '--forse'. Did you mean --force? See "syncd sync --help".`);
+    expect(jsonFailure(neither, 2, "usage").message).toContain("or --all");
+    expect(jsonFailure(both, 2, "usage").message).toBe("Give either a conflict id (01X) or --all, not both.");
+    expect(jsonFailure(badStrategy, 2, "invalid-strategy").message).toContain('"newest"');
+    expect(jsonFailure(noStrategy, 2, "usage").message).toContain("'--strategy <strategy>'");
+    // Without --json the same failure prints nothing on stdout.
+    const plain = await inst.run("resolve", "--strategy", "local_wins");
+    expect(plain).toMatchObject({ code: 2, stdout: "" });
+    oneSentence(plain.stderr);
+  });
+
+  it("failures of the command itself: exit 1 with the error's code", async () => {
+    const inst = makeInstance("json-fail", { url: server.url, root: "/json-fail" });
+    const [conflict, entry] = await Promise.all([
+      inst.run("resolve", "01NOSUCHCONFLICT", "--strategy", "remote_wins", "--json"),
+      inst.run("restore", "01NOSUCHENTRY", "--json"),
+    ]);
+    expect(jsonFailure(conflict, 1, "conflict-not-found").message).toBe('No conflict with id 01NOSUCHCONFLICT in this library; "syncd conflicts" lists the open ones.');
+    expect(jsonFailure(entry, 1, "entry-not-found").message).toContain("01NOSUCHENTRY");
+  });
+});
+
+it("--version prints the version in package.json", async () => {
+  const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const r = await runCli(["--version"]);
+  expect(r).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: "" });
+});
+
 it("exits 75 when the share's lock stays held by another instance", async () => {
   const root = "/busy";
   const remote = createWebdavRemote({ url: server.url, root, timeoutMs: 5000 });
@@ -107,9 +165,12 @@ it("exits 75 when the share's lock stays held by another instance", async () => 
   await remote.put("version.txt.lock/t.json", Buffer.from(JSON.stringify(claim)));
   await remote.close();
   const inst = makeInstance("waiter", { url: server.url, root }, { lockWaitSeconds: 1 });
+  // One after the other: two at once on one data directory would meet this machine's own lock first.
   const r = await inst.run("sync");
+  const json = await inst.run("sync", "--json");
   expect(r.code).toBe(75);
   expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^syncd: .*desktop/);
+  expect(jsonFailure(json, 75, "lock-busy").message).toContain("desktop");
 });
 
 it("JSON output: sync and status have exactly the SPEC's keys; ls and add print entries", async () => {

@@ -448,3 +448,109 @@ describe.concurrent("the five policies, end to end", () => {
     }
   });
 });
+
+// What a user meets under `manual` (issue 14): `sync` points to the conflicts, `conflicts` shows the values
+// that differ, and `resolve --all` settles every one with one strategy, which reaches the other instance.
+// Not concurrent: run beside the five scenarios above, they would slow those past their time limit.
+describe("manual: the CLI shows what differs, and resolve --all settles everything", () => {
+  it.each(["local_wins", "remote_wins", "keep_both"])(
+    "resolve --all --strategy %s",
+    async (strategy) => {
+      const webdav = { url: server.url, root: `/syncd-all-${strategy}` };
+      const a = makeInstance("alpha", webdav, { conflictPolicy: "manual" });
+      const b = makeInstance("bravo", webdav, { conflictPolicy: "manual" });
+      const ids = await importFiles(a, { "paper.txt": "base paper", "notes.txt": "base notes", "gone.txt": "base gone" });
+      const [paper, notes, gone] = [ids["paper.txt"], ids["notes.txt"], ids["gone.txt"]] as string[];
+      await sync(a);
+      await sync(b);
+      // Alpha (synced first: the share's side) says 2021, bravo (this machine, for bravo) 1999; both give the
+      // same title, which merges. Notes: both edit the content. Gone: alpha edits, bravo deletes.
+      await parallel(
+        async () => {
+          await a.ok("update", paper!, "--meta", "year=2021", "--meta", "title=Deep learning");
+          await update(a, notes!, "alpha notes");
+          await a.ok("update", gone!, "--meta", "starred=true");
+        },
+        async () => {
+          await b.ok("update", paper!, "--meta", "year=1999", "--meta", "title=Deep learning");
+          await update(b, notes!, "bravo notes!");
+          await b.ok("rm", gone!);
+        },
+      );
+      await sync(a);
+      if (strategy === "keep_both") {
+        // A dry run names the conflicts it would meet in words too.
+        const dry = await b.ok("sync", "--dry-run");
+        expect(dry).toMatch(/^ {2}paper\.txt \(\w+\): .*conflict: this machine and the share both changed its year, to different values$/m);
+        expect(dry).toMatch(/^ {2}gone\.txt \(\w+\): .*conflict: it was deleted on this machine and changed on the share$/m);
+      }
+      const found = await b.run("sync");
+      expect(found.code, found.stderr).toBe(0);
+      expect(found.stdout).toContain("3 conflicts");
+      expect(found.stderr).toContain('3 conflicts wait for your decision: "syncd conflicts" shows what differs, "syncd resolve ID --strategy …" (or --all) settles them.');
+      // What the user is shown is the same whatever they choose next: checked in one scenario, not three.
+      if (strategy === "keep_both") {
+        // The hint goes to stderr also with --json (a skipped run: the conflicts are still open), stdout stays one document.
+        const again = await b.run("sync", "--json");
+        expect(again.code, again.stderr).toBe(0);
+        expect(JSON.parse(again.stdout)).toMatchObject({ skipped: true });
+        expect(again.stderr).toContain('"syncd conflicts" shows what differs');
+
+        const text = await b.ok("conflicts");
+        const block = (id: string) => text.split("\n\n").find((part) => part.includes(`(entry ${id})`)) ?? "";
+        expect(block(paper!)).toContain('on "paper.txt"');
+        expect(block(paper!)).toContain("this machine and the share both changed its year, to different values.");
+        expect(block(paper!)).toMatch(/^ {2}year: 1999 \(this machine\) vs 2021 \(share\)$/m);
+        expect(block(paper!)).not.toContain("title"); // the same on both sides
+        expect(block(notes!)).toMatch(/ {2}content: 12 B, sha256 [0-9a-f]{12} \(this machine\) vs 11 B, sha256 [0-9a-f]{12} \(share\)$/m);
+        expect(block(gone!)).toContain("it was deleted on this machine and changed on the share.");
+        expect(block(gone!)).toContain(`the share's version: "gone.txt", 9 B, starred: true`);
+        expect(text).toContain("3 open conflicts.");
+        expect(text).toContain("With --all instead of an ID, every open conflict is settled the same way.");
+      }
+
+      const listed = await b.json<Array<Conflict & { differences: unknown[] }>>("conflicts");
+      expect(listed.find((c) => c.entryId === paper)?.differences).toEqual([{ field: "meta.year", local: 1999, remote: 2021, conflicting: true }]);
+      expect(listed.find((c) => c.entryId === gone)?.differences).toEqual([{ field: "deleted", local: true, remote: false, conflicting: true }]);
+
+      interface Resolved {
+        conflictId: string;
+        entry: LsEntry;
+        copy: LsEntry | null;
+      }
+      const resolved = await b.json<Resolved[]>("resolve", "--all", "--strategy", strategy);
+      expect(resolved.map((r) => r.conflictId).sort()).toEqual(listed.map((c) => c.id).sort());
+      expect(resolved.map((r) => r.entry.id).sort()).toEqual([paper, notes, gone].sort());
+      expect(await b.ok("conflicts")).toBe("No open conflicts.\n");
+      if (strategy === "keep_both") expect(await b.ok("resolve", "--all", "--strategy", strategy)).toBe("No open conflicts: nothing to resolve.\n");
+
+      const carried = await b.run("sync");
+      expect(carried.code, carried.stderr).toBe(0);
+      expect(carried.stderr).not.toContain("syncd conflicts");
+      await sync(a);
+      const { byId, byName } = await converged(a, b);
+      const copies = [...byName.values()].filter((e) => e.name.includes("(conflict bravo"));
+      if (strategy === "local_wins") {
+        expect(byId.get(paper!)).toMatchObject({ meta: { year: 1999, title: "Deep learning" } });
+        expect(byId.get(notes!)).toMatchObject({ hash: sha("bravo notes!") });
+        expect(byId.get(gone!)).toMatchObject({ deleted: true });
+        expect(copies).toEqual([]);
+      } else {
+        expect(byId.get(paper!)).toMatchObject({ meta: { year: 2021, title: "Deep learning" } });
+        expect(byId.get(notes!)).toMatchObject({ hash: sha("alpha notes") });
+        expect(byId.get(gone!)).toMatchObject({ deleted: false, meta: { starred: true } });
+        if (strategy === "remote_wins") expect(copies).toEqual([]);
+        else {
+          // keep_both: this machine's versions live on as copies; a deletion has nothing to keep.
+          expect(copies.map((c) => [c.name.replace(/ \(conflict bravo [^)]*\)/, ""), c.meta.year ?? null, c.hash]).sort()).toEqual(
+            [
+              ["notes.txt", null, sha("bravo notes!")],
+              ["paper.txt", 1999, sha("base paper")],
+            ].sort(),
+          );
+        }
+      }
+    },
+    SCENARIO_TIMEOUT,
+  );
+});

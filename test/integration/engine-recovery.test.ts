@@ -64,7 +64,7 @@ describe("an interrupted run", () => {
     // is not sent again; only the rest is.
     expect(dataPuts).toBe(300 - 256);
     expect(summary).toMatchObject({ uploaded: 300, version: 1 });
-    expect(a.events.some((e) => e.type === "log" && /continuing after a run that stopped in phase upload/.test(e.message))).toBe(true);
+    expect(a.events.some((e) => e.type === "log" && /^The previous sync stopped before it finished \(in its upload step/.test(e.message))).toBe(true);
 
     const b = await instance("b");
     const pulled = await b.engine.sync();

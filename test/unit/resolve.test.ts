@@ -19,7 +19,7 @@ import { UsageError } from "../../src/errors.js";
 import { sameContent, type Entry, type EntryState, type Meta } from "../../src/model/entry.js";
 import { countOpenConflicts, listOpenConflicts } from "../../src/store/conflicts.js";
 import { openLibrary, toState, type Library } from "../../src/store/library.js";
-import { ConflictNotFoundError, ConflictResolvedError, parseStrategy, resolveConflict } from "../../src/store/resolve.js";
+import { ConflictNotFoundError, ConflictResolvedError, parseStrategy, resolveAllConflicts, resolveConflict } from "../../src/store/resolve.js";
 import { compareHlc, formatHlc, parseHlc } from "../../src/sync/hlc.js";
 import { LocalSyncView } from "../../src/sync/local-sync.js";
 import { conflictCopyName, planEntry, type ConflictPolicy, type EntryAction, type PlanContext } from "../../src/sync/plan.js";
@@ -309,6 +309,32 @@ describe("resolveConflict", () => {
     expect(again).toBeInstanceOf(ConflictResolvedError);
     expect(again).toMatchObject({ exitCode: 1, message: expect.stringMatching(new RegExp(`^Conflict ${conflictId} was already resolved \\(.+\\); nothing was changed\\.$`)) });
     expect(row(l, e.id)).toEqual(after);
+  });
+
+  it("resolveAllConflicts (resolve --all) resolves every open conflict with one strategy, and reports the ones it cannot", async () => {
+    const l = await lib();
+    const held: Array<{ id: string; share: EntryState; conflictId: string }> = [];
+    for (const name of ["a.txt", "b.txt", "c.txt"]) {
+      const e = await synced(l, `base ${name}`, name);
+      await l.updateContent(e.id, Buffer.from(`local ${name}`));
+      const share = remoteEdit(toState(e), content(`remote ${name}`));
+      held.push({ id: e.id, share, conflictId: hold(l, e.id, share) });
+    }
+    // A conflict about an entry that is no longer in the library cannot be resolved: reported, the others go on.
+    const orphan = l.db.prepare("SELECT * FROM conflicts WHERE id = ?").get(held[0]?.conflictId) as Record<string, unknown>;
+    l.db.prepare("INSERT INTO conflicts (id, entry_id, kind, local, remote, fields, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run("01ORPHANCONFLICT", "01NOSUCHENTRY", orphan.kind, orphan.local, orphan.remote, orphan.fields, Date.now());
+    expect(() => resolveAllConflicts(l, "newest")).toThrow(UsageError);
+    expect(countOpenConflicts(l.db)).toBe(4);
+
+    const { resolved, failed } = resolveAllConflicts(l, "keep_both");
+    expect(resolved.map((r) => r.conflictId).sort()).toEqual(held.map((h) => h.conflictId).sort());
+    expect(resolved.every((r) => r.strategy === "keep_both" && r.copy !== null && r.entry.syncStatus === "pending")).toBe(true);
+    expect(failed).toMatchObject([{ conflictId: "01ORPHANCONFLICT", error: { code: "conflict-orphaned" } }]);
+    expect(countOpenConflicts(l.db)).toBe(1);
+    // Each resolution is the one resolveConflict makes: the next sync takes the share's side, no conflict.
+    for (const h of held) expect(nextSync(l, h.id, h.share)?.conflict).toBeUndefined();
+    expect(resolveAllConflicts(l, "local_wins").resolved).toEqual([]);
   });
 
   it("is one transaction: a keep_both copy that cannot be created leaves the conflict open and the entry untouched", async () => {

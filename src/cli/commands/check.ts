@@ -4,7 +4,7 @@ import { SyncdError } from "../../errors.js";
 import type { CheckReport } from "../../sync/check.js";
 import { dataPath } from "../../share/layout.js";
 import { withContext, type GlobalOptions } from "../context.js";
-import { printJson } from "../output.js";
+import { printJson, withReport } from "../output.js";
 import { formatBytes } from "../../bytes.js";
 
 export function registerCheckCommand(program: Command, globals: () => GlobalOptions): void {
@@ -20,16 +20,19 @@ export function registerCheckCommand(program: Command, globals: () => GlobalOpti
         const [remote, shareKey] = await Promise.all([ctx.share(), ctx.shareKey()]);
         const { concurrency, lockTtlSeconds, lockWaitSeconds } = ctx.config.sync;
         const report = await checkShare(library, remote, { repair: opts.repair ?? false, concurrency, lockTtlSeconds, lockWaitSeconds, shareKey });
-        if (opts.json) printJson(report);
-        else process.stdout.write(describe(report));
-        // The report is printed either way; problems left fail the command (exit 1) with one sentence.
+        // The report is shown either way; problems left fail the command (exit 1) with one sentence (with
+        // --json, main.ts prints the report with the error in it, one document).
         const left = report.problems.filter((p) => !p.repaired).length;
         if (left > 0) {
-          throw new SyncdError(
+          if (!opts.json) process.stdout.write(describe(report));
+          const problem = new SyncdError(
             "share-problems",
             `The share has ${left} problem${left === 1 ? "" : "s"} left${opts.repair ? " that this instance could not repair" : `; "syncd check --repair" puts right what this instance can`}.`,
           );
+          throw withReport(problem, report);
         }
+        if (opts.json) printJson(report);
+        else process.stdout.write(describe(report));
       });
     });
 }
@@ -50,6 +53,6 @@ function describe(report: CheckReport): string {
   }
   const left = report.problems.filter((p) => !p.repaired).length;
   lines.push(`${report.problems.length} problem${report.problems.length === 1 ? "" : "s"}, ${report.problems.length - left} repaired:`);
-  for (const p of report.problems) lines.push(`  - ${p.kind} (${p.repaired ? "repaired" : "left"}): ${p.message}`);
+  for (const p of report.problems) lines.push(`  - ${p.repaired ? "repaired" : "not repaired"}: ${p.message}`);
   return `${lines.join("\n")}\n`;
 }

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { ProbeReport } from "../../remote/probe.js";
 import { withContext, type GlobalOptions } from "../context.js";
-import { formatTable, printJson } from "../output.js";
+import { formatTable, printJson, withReport } from "../output.js";
 
 export function registerProbeCommand(program: Command, globals: () => GlobalOptions): void {
   program
@@ -30,10 +30,14 @@ export function registerProbeCommand(program: Command, globals: () => GlobalOpti
         } finally {
           await remote.close();
         }
+        // The report is shown either way; a refusal then fails the command with its one sentence (with --json,
+        // main.ts prints the report with the error in it, one document).
+        if (refused) {
+          if (!opts.json) process.stdout.write(await describe(report));
+          throw withReport(refused, report);
+        }
         if (opts.json) printJson(report);
         else process.stdout.write(await describe(report));
-        // The report is printed either way; a refusal then fails the command with its one sentence.
-        if (refused) throw refused;
       });
     });
 }

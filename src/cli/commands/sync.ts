@@ -5,6 +5,7 @@ import { printJson } from "../output.js";
 import { formatBytes } from "../../bytes.js";
 import { progressReporter } from "../progress.js";
 import type { SyncSummary } from "../../sync/events.js";
+import { countOpenConflicts } from "../../store/conflicts.js";
 
 type Globals = () => GlobalOptions;
 
@@ -33,6 +34,12 @@ export function registerSyncCommands(program: Command, globals: Globals): void {
         }
         if (opts.json) printJson(summary);
         else process.stdout.write(`${summary.dryRun ? describeDryRun(summary) : describeSummary(summary)}\n`);
+        // Conflicts held for the user (manual policy), found by this run or an earlier one: say where to go.
+        // On stderr, so that --json stays one document; the run itself succeeded (exit 0).
+        if (!summary.dryRun) {
+          const open = countOpenConflicts((await ctx.openLibrary()).db);
+          if (open > 0) process.stderr.write(`${conflictsHint(open)}\n`);
+        }
       });
     });
 
@@ -52,12 +59,18 @@ export function registerSyncCommands(program: Command, globals: Globals): void {
             `remote version:   ${status.remoteVersion ?? "unknown"}`,
             `sync needed:      ${needed}`,
             `last sync:        ${status.lastSyncAt ?? "never"}`,
-            `open conflicts:   ${status.conflicts}`,
+            `open conflicts:   ${status.conflicts}${status.conflicts > 0 ? ' ("syncd conflicts" shows them)' : ""}`,
             ...(status.lastError ? [`last error:       ${status.lastError}`] : []),
           ].join("\n") + "\n",
         );
       });
     });
+}
+
+/** What `syncd sync` says when conflicts wait for the user after the run. */
+export function conflictsHint(open: number): string {
+  const these = open === 1 ? "1 conflict waits" : `${open} conflicts wait`;
+  return `${these} for your decision: "syncd conflicts" shows what differs, "syncd resolve ID --strategy …" (or --all) settles ${open === 1 ? "it" : "them"}.`;
 }
 
 /** Lines of a dry run shown before "… and N more". */
@@ -71,7 +84,7 @@ export function describeDryRun(s: SyncSummary): string {
   if (report.changes.length === 0) lines.push("A sync would change nothing.");
   for (const c of report.changes.slice(0, DRY_RUN_LINES)) {
     const sides = [c.local ? `here: ${c.local}` : null, c.remote ? `share: ${c.remote}` : null, c.conflict ? `conflict: ${c.conflict}` : null].filter(Boolean);
-    lines.push(`  ${c.name} (${c.id}): ${sides.join("; ") || c.reason}`);
+    lines.push(`  ${c.name} (${c.id}): ${sides.join("; ") || (c.reason === "converged" ? "already the same on both sides; only this machine's records change" : c.reason)}`);
   }
   if (report.changes.length > DRY_RUN_LINES) lines.push(`  … and ${report.changes.length - DRY_RUN_LINES} more (--json lists them all)`);
   lines.push(
