@@ -203,7 +203,7 @@ async function randomKills(server: TestShare): Promise<void> {
 
   // Fault-free syncs until every instance lists the same, fully synced library twice in a row. The
   // listings are read from each library as `syncd ls --deleted --json` prints them (entryJson), without a
-  // process each: the syncs are the real CLI's, and a process per listing cost a third of the file's CPU.
+  // process each (one per instance and pass, ~0.2 s of CPU each): the syncs stay the real CLI's.
   const listing = (i: TestInstance) => edit(i, (lib) => lib.list({ includeDeleted: true }).map((e) => entryJson(e) as unknown as ListedEntry));
   let listings: ListedEntry[][] = [];
   let previous = "";
