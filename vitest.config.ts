@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LongestFirst from "./test/sequencer.js";
 
 export default defineConfig({
   test: {
@@ -12,5 +13,7 @@ export default defineConfig({
     // the two cores then ~98 % busy (vmstat), so a fourth would only queue.
     maxWorkers: 3,
     globalSetup: ["test/global-setup.ts"],
+    // The longest files first (recorded in test/durations.json), so that no long pole starts late and ends alone.
+    sequence: { sequencer: LongestFirst },
   },
 });

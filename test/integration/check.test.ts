@@ -4,13 +4,13 @@
  * live claim. Real `syncd` processes against real servers on 127.0.0.1.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { makeInstance, type TestInstance } from "../helpers/cli.js";
 import { dataPath } from "../../src/share/layout.js";
+import { addEntries } from "../helpers/seed.js";
 import { dataFile, deleteThroughServer, putThroughServer, rewriteShare, sha256, shareRoot } from "../helpers/share-files.js";
 import { shareMatrix, webdavConfig, type ShareKind, type TestShare } from "../helpers/shares.js";
 
@@ -29,33 +29,33 @@ interface Report {
   problems: Problem[];
 }
 
-const sources = mkdtempSync(join(tmpdir(), "syncd-check-src-"));
-function source(content: string): string {
-  const path = join(sources, randomUUID());
-  writeFileSync(path, content);
-  return path;
-}
-
 describe.each(shareMatrix())("syncd check on $name", (kind: ShareKind) => {
+  // One server for the file's tests, each test in a share root of its own on it (nothing else is shared).
   let share: TestShare;
+  let rootPath: string;
   let root: string;
+  let roots = 0;
   let a: TestInstance;
   let ids: { missing: string; damaged: string; fine: string };
   const hashes = { missing: sha256("lost on the share"), damaged: sha256("damaged on the share") };
 
-  beforeEach(async () => {
+  beforeAll(async () => {
     share = await kind.start();
-    root = shareRoot(share.dir);
-    a = makeInstance("alpha", webdavConfig(share, "/syncd"), { lockTtlSeconds: 5 });
-    ids = {
-      missing: (await a.ok("add", source("lost on the share"), "--name", "lost.txt")).trim(),
-      damaged: (await a.ok("add", source("damaged on the share"), "--name", "dir/damaged.txt")).trim(),
-      fine: (await a.ok("add", source("fine"), "--name", "fine.txt")).trim(),
-    };
-    await a.ok("sync");
   });
-  afterEach(async () => {
+  afterAll(async () => {
     await share?.close();
+  });
+  beforeEach(async () => {
+    rootPath = `/syncd-${++roots}`;
+    root = shareRoot(share.dir, rootPath);
+    a = makeInstance("alpha", webdavConfig(share, rootPath), { lockTtlSeconds: 5 });
+    const [missing, damaged, fine] = await addEntries(a, [
+      ["lost.txt", "lost on the share"],
+      ["dir/damaged.txt", "damaged on the share"],
+      ["fine.txt", "fine"],
+    ]);
+    ids = { missing: missing!, damaged: damaged!, fine: fine! };
+    await a.ok("sync");
   });
 
   /**
@@ -67,8 +67,8 @@ describe.each(shareMatrix())("syncd check on $name", (kind: ShareKind) => {
     const token = randomUUID();
     const claim = `version.txt.lock/${token}.json`;
     const temp = `metadata.db.tmp-${token}`;
-    await putThroughServer(share, claim, JSON.stringify({ token, instance: "ghost", host: "gone", pid: 1, ttlMs: 5000, acquiredAt: "2020-01-01T00:00:00Z" }));
-    await putThroughServer(share, temp, "half an upload");
+    await putThroughServer(share, claim, JSON.stringify({ token, instance: "ghost", host: "gone", pid: 1, ttlMs: 5000, acquiredAt: "2020-01-01T00:00:00Z" }), rootPath);
+    await putThroughServer(share, temp, "half an upload", rootPath);
     const past = new Date(Date.now() - 3_600_000);
     for (const path of [claim, temp]) utimesSync(join(root, path), past, past);
     if (kind.name === "rclone") await sleep(6500);
@@ -86,7 +86,7 @@ describe.each(shareMatrix())("syncd check on $name", (kind: ShareKind) => {
   });
 
   it("finds every kind of problem, names the entries, and exits 1; --repair fixes what this instance holds", async () => {
-    await deleteThroughServer(share, dataPath(hashes.missing));
+    await deleteThroughServer(share, dataPath(hashes.missing), rootPath);
     writeFileSync(dataFile(root, hashes.damaged), "DAMAGED ON THE SHARE");
     const { claim, temp } = await deadWriter();
 
@@ -131,11 +131,11 @@ describe.each(shareMatrix())("syncd check on $name", (kind: ShareKind) => {
 
   it("a live claim is not a leftover: reported as nothing, and --repair waits for it rather than delete it", async () => {
     const token = randomUUID();
-    await putThroughServer(share, `version.txt.lock/${token}.json`, JSON.stringify({ token, instance: "busy", host: "h", pid: 2, ttlMs: 60_000, acquiredAt: new Date().toISOString() }));
-    await putThroughServer(share, `metadata.db.tmp-${token}`, "an upload in progress");
+    await putThroughServer(share, `version.txt.lock/${token}.json`, JSON.stringify({ token, instance: "busy", host: "h", pid: 2, ttlMs: 60_000, acquiredAt: new Date().toISOString() }), rootPath);
+    await putThroughServer(share, `metadata.db.tmp-${token}`, "an upload in progress", rootPath);
     expect(await a.json<Report>("check")).toMatchObject({ ok: true, problems: [] });
-    const b = makeInstance("bravo", webdavConfig(share, "/syncd"), { lockWaitSeconds: 1 });
-    await deleteThroughServer(share, dataPath(hashes.missing));
+    const b = makeInstance("bravo", webdavConfig(share, rootPath), { lockWaitSeconds: 1 });
+    await deleteThroughServer(share, dataPath(hashes.missing), rootPath);
     const repair = await b.run("check", "--repair");
     expect(repair.code).toBe(75);
     expect(readdirSync(join(root, "version.txt.lock"))).toContain(`${token}.json`);
@@ -143,10 +143,10 @@ describe.each(shareMatrix())("syncd check on $name", (kind: ShareKind) => {
   });
 
   it("an instance without the bytes cannot repair them: it says so, exits 1, and asks the holder through the share", async () => {
-    const b = makeInstance("bravo", webdavConfig(share, "/syncd"));
+    const b = makeInstance("bravo", webdavConfig(share, rootPath));
     await b.ok("sync");
     rmSync(join(b.dir, "data", "blobs", hashes.missing.slice(0, 2), hashes.missing)); // not held here any more
-    await deleteThroughServer(share, dataPath(hashes.missing));
+    await deleteThroughServer(share, dataPath(hashes.missing), rootPath);
     const repair = await b.run("check", "--repair", "--json");
     expect(repair.code).toBe(1);
     const report = JSON.parse(repair.stdout) as Report;

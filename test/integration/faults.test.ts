@@ -120,7 +120,15 @@ async function cliProcess(name: string, share: TestShare, rootName: string, seed
         library.close();
       }
     },
-    listing: async () => cli.json<ListedEntry[]>("ls", "--deleted"),
+    // What `syncd ls --deleted --json` prints (entryJson), read without a process per converge pass.
+    listing: async () => {
+      const library = await openLibrary(dataDir, { instanceName: name });
+      try {
+        return library.list({ includeDeleted: true }).map((e) => entryJson(e) as unknown as ListedEntry);
+      } finally {
+        library.close();
+      }
+    },
     close: async () => {
       await proxy.close();
       rmSync(cli.dir, { recursive: true, force: true });

@@ -4,12 +4,11 @@
  * still syncs everything else, and a row whose `size` lies is never taken for the truth by an instance that
  * holds (or fetches) the bytes. Real `syncd` processes against real servers on 127.0.0.1.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readFileSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { makeInstance, type TestInstance } from "../helpers/cli.js";
 import { dataPath } from "../../src/share/layout.js";
+import { addEntries, addEntry } from "../helpers/seed.js";
 import { dataFile, deleteThroughServer, rewriteShare, sha256, shareRoot, shareRows } from "../helpers/share-files.js";
 import { shareMatrix, webdavConfig, type ShareKind, type TestShare } from "../helpers/shares.js";
 
@@ -22,41 +21,47 @@ interface LsEntry {
   syncStatus: string;
 }
 
-const sources = mkdtempSync(join(tmpdir(), "syncd-repair-src-"));
-function source(name: string, content: string): string {
-  const path = join(sources, `${name}-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(path, content);
-  return path;
+/**
+ * One server for a describe block's tests, each test in a share root of its own on it (nothing else is
+ * shared): sets `share`, `rootPath`, `root` (its folder on disk) and `webdav` (the instances' config).
+ */
+function sharePerFile(kind: ShareKind) {
+  const ctx = { share: undefined as unknown as TestShare, rootPath: "", root: "", webdav: {} as Record<string, unknown> };
+  let roots = 0;
+  beforeAll(async () => {
+    ctx.share = await kind.start();
+  });
+  afterAll(async () => {
+    await ctx.share?.close();
+  });
+  beforeEach(() => {
+    ctx.rootPath = `/syncd-${++roots}`;
+    ctx.root = shareRoot(ctx.share.dir, ctx.rootPath);
+    ctx.webdav = webdavConfig(ctx.share, ctx.rootPath);
+  });
+  return ctx;
 }
 
 describe.each(shareMatrix())("a data file lost or damaged on $name", (kind: ShareKind) => {
-  let share: TestShare;
-  let root: string;
-  let webdav: Record<string, unknown>;
-
-  beforeEach(async () => {
-    share = await kind.start();
-    root = shareRoot(share.dir);
-    webdav = webdavConfig(share, "/syncd");
-  });
-  afterEach(async () => {
-    await share?.close();
-  });
+  const ctx = sharePerFile(kind);
 
   /** A holds two entries on the share; returns their ids and the lost one's hash. */
   async function twoEntries(holder: TestInstance): Promise<{ lost: string; kept: string; hash: string }> {
-    const lost = (await holder.ok("add", source("x", "the bytes that go missing"), "--name", "papers/x.txt")).trim();
-    const kept = (await holder.ok("add", source("y", "bytes that stay"), "--name", "y.txt")).trim();
+    const [lost, kept] = await addEntries(holder, [
+      ["papers/x.txt", "the bytes that go missing"],
+      ["y.txt", "bytes that stay"],
+    ]);
     await holder.ok("sync");
-    return { lost, kept, hash: sha256("the bytes that go missing") };
+    return { lost: lost!, kept: kept!, hash: sha256("the bytes that go missing") };
   }
 
   for (const damage of ["missing", "damaged"] as const) {
     it(`${damage}: the new instance names the entry and syncs the rest; the holder re-uploads; the next run completes`, async () => {
+      const { share, rootPath, root, webdav } = ctx;
       const a = makeInstance("alpha", webdav);
       const c = makeInstance("charlie", webdav);
       const { lost, kept, hash } = await twoEntries(a);
-      if (damage === "missing") await deleteThroughServer(share, dataPath(hash));
+      if (damage === "missing") await deleteThroughServer(share, dataPath(hash), rootPath);
       else writeFileSync(dataFile(root, hash), "THE BYTES THAT GO MISSING"); // same size, other bytes
 
       const first = await c.run("sync");
@@ -86,29 +91,18 @@ describe.each(shareMatrix())("a data file lost or damaged on $name", (kind: Shar
 });
 
 describe("a row whose size lies", () => {
-  const kind = shareMatrix()[0] as ShareKind;
-  let share: TestShare;
-  let root: string;
-  let webdav: Record<string, unknown>;
-
-  beforeEach(async () => {
-    share = await kind.start();
-    root = shareRoot(share.dir);
-    webdav = webdavConfig(share, "/syncd");
-  });
-  afterEach(async () => {
-    await share?.close();
-  });
+  const ctx = sharePerFile(shareMatrix()[0] as ShareKind);
 
   /** Another writer publishes the entry's row with a wrong size (hash and everything else unchanged). */
   function lieAboutSize(id: string, size: number): void {
-    rewriteShare(root, (db, version) => db.prepare("UPDATE entries SET size = ?, rev = ? WHERE id = ?").run(size, version, id));
+    rewriteShare(ctx.root, (db, version) => db.prepare("UPDATE entries SET size = ?, rev = ? WHERE id = ?").run(size, version, id));
   }
 
   it("is refused by an instance that holds the bytes, which publishes the true size", async () => {
+    const { root, webdav } = ctx;
     const a = makeInstance("alpha", webdav);
     const b = makeInstance("bravo", webdav);
-    const id = (await a.ok("add", source("x", "ten bytes!"), "--name", "x.txt")).trim();
+    const id = await addEntry(a, "x.txt", "ten bytes!");
     await a.ok("sync");
     await b.ok("sync");
     lieAboutSize(id, 999);
@@ -122,9 +116,10 @@ describe("a row whose size lies", () => {
   });
 
   it("does not stop an instance that must download the bytes: it fetches them, keeps the true size and corrects the row", async () => {
+    const { root, webdav } = ctx;
     const a = makeInstance("alpha", webdav);
     const c = makeInstance("charlie", webdav);
-    const id = (await a.ok("add", source("x", "ten bytes!"), "--name", "x.txt")).trim();
+    const id = await addEntry(a, "x.txt", "ten bytes!");
     await a.ok("sync");
     lieAboutSize(id, 4); // smaller than the file: the download must not stop at 4 bytes and call it damaged
 
