@@ -7,7 +7,6 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";
-import { startPrivateShare } from "./embedded-share.js";
 import type { Remote } from "./remote.js";
 import { RETRY_DEFAULTS, withRetries, type RetryOptions } from "./retry.js";
 import { createWebdavRemote } from "./webdav-remote.js";
@@ -32,6 +31,9 @@ export async function openPlainRemote(config: Config): Promise<Remote> {
       timeoutMs: webdav.timeoutMs,
     });
   }
+  // Loaded only here: webdav-server costs ~50 ms of start-up that every command syncing to a configured URL
+  // (most runs, and every `syncd sync` a timer starts) would otherwise pay for nothing.
+  const { startPrivateShare } = await import("./embedded-share.js");
   const server = await startPrivateShare(join(config.dataDir, "share"));
   const remote = createWebdavRemote({
     url: server.url,
