@@ -5,7 +5,9 @@
  */
 import type { Readable } from "node:stream";
 import type { Config } from "../config/schema.js";
-import type { Entry, EntryState, Meta } from "../model/entry.js";
+import type { Entry, Meta } from "../model/entry.js";
+import type { OpenConflict as Conflict } from "../store/conflicts.js";
+import type { SyncStatusReport } from "../sync/engine.js";
 import type { ProgressEvent, SyncEvent, SyncSummary } from "../sync/events.js";
 import type { ResolveStrategy } from "../sync/resolution.js";
 
@@ -38,33 +40,9 @@ export interface SyncRunOptions {
   onEvent?: (event: SyncEvent) => void;
 }
 
-/** What waits to sync, as `syncd status --json` prints it (SPEC §5). */
-export interface SyncStatusReport {
-  /** Local changes not yet on the share. */
-  unsynced: number;
-  /** The share version this instance last synced to, or null if it never synced. */
-  localVersion: number | null;
-  /** The share's current version, or null when the share could not be read or is empty. */
-  remoteVersion: number | null;
-  /** Whether a sync would do anything; null when the share could not be reached. */
-  syncNeeded: boolean | null;
-  lastSyncAt: string | null;
-  lastError: string | null;
-  /** Open conflicts waiting for resolve(). */
-  conflicts: number;
-}
-
-/** An open conflict (held by the `manual` policy), as `syncd conflicts --json` prints it (SPEC §5). */
-export interface Conflict {
-  id: string;
-  entryId: string;
-  kind: string;
-  /** The fields that differ: "name", "content", "deleted", "meta.<key>". */
-  fields: string[];
-  local: EntryState;
-  remote: EntryState;
-  createdAt: string;
-}
+// The public shapes of a status and of a conflict are the engine's and the store's own (documented there), not
+// copies that would have to be kept equal by hand.
+export type { Conflict, SyncStatusReport };
 
 export { RESOLVE_STRATEGIES, type ResolveStrategy } from "../sync/resolution.js";
 

@@ -1,11 +1,12 @@
 import type { EntryState } from "../model/entry.js";
 import type { Db } from "./db.js";
 
-/** An open conflict as `syncd conflicts --json` prints it (SPEC §5). */
+/** An open conflict as `syncd conflicts --json` prints it (SPEC §5); the TS API's `Conflict`. */
 export interface OpenConflict {
   id: string;
   entryId: string;
   kind: string;
+  /** The fields that differ: "name", "content", "deleted", "meta.<key>". */
   fields: string[];
   local: EntryState;
   remote: EntryState;
