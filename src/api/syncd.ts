@@ -6,9 +6,8 @@
 import type { Readable } from "node:stream";
 import type { Config } from "../config/schema.js";
 import type { Entry, Meta } from "../model/entry.js";
-import type { OpenConflict as Conflict } from "../store/conflicts.js";
-import type { SyncStatusReport } from "../sync/engine.js";
-import type { ProgressEvent, SyncEvent, SyncSummary } from "../sync/events.js";
+import type { OpenConflict as Conflict } from "../model/conflict.js";
+import type { ProgressEvent, SyncEvent, SyncStatusReport, SyncSummary } from "../sync/events.js";
 import type { ResolveStrategy } from "../sync/resolution.js";
 
 /** New content: a file path (streamed into the store), bytes, or a one-shot stream (an upload body). */
@@ -40,8 +39,8 @@ export interface SyncRunOptions {
   onEvent?: (event: SyncEvent) => void;
 }
 
-// The public shapes of a status and of a conflict are the engine's and the store's own (documented there), not
-// copies that would have to be kept equal by hand.
+// The public shapes of a status and of a conflict are the ones the engine and the store use (documented where
+// they are declared, in modules light enough for the package's declarations), not copies kept equal by hand.
 export type { Conflict, SyncStatusReport };
 
 export { RESOLVE_STRATEGIES, type ResolveStrategy } from "../sync/resolution.js";

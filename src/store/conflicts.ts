@@ -1,17 +1,9 @@
 import type { EntryState } from "../model/entry.js";
+import type { OpenConflict } from "../model/conflict.js";
 import type { Db } from "./db.js";
 
-/** An open conflict as `syncd conflicts --json` prints it (SPEC §5); the TS API's `Conflict`. */
-export interface OpenConflict {
-  id: string;
-  entryId: string;
-  kind: string;
-  /** The fields that differ: "name", "content", "deleted", "meta.<key>". */
-  fields: string[];
-  local: EntryState;
-  remote: EntryState;
-  createdAt: string;
-}
+export type { OpenConflict };
+
 
 export function listOpenConflicts(db: Db): OpenConflict[] {
   const rows = db

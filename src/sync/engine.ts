@@ -21,7 +21,9 @@ import type { Remote } from "../remote/remote.js";
 import { countOpenConflicts } from "../store/conflicts.js";
 import type { Library } from "../store/library.js";
 import { dryRun } from "./dry-run.js";
-import { emptySummary, PhaseProgress, type SyncEventListener, type SyncSummary } from "./events.js";
+import { emptySummary, PhaseProgress, type SyncEventListener, type SyncStatusReport, type SyncSummary } from "./events.js";
+
+export type { SyncStatusReport };
 import { LocalSyncView } from "./local-sync.js";
 import { collectGarbage, collectOrphans, cutoffStamp, gcDue, versionTimeStep } from "./maintenance.js";
 import { acquireLocalLock } from "./local-lock.js";
@@ -73,21 +75,6 @@ export interface SyncOptions {
   signal?: AbortSignal;
 }
 
-/** What waits to sync, as `syncd status --json` prints it (SPEC §5); also the TS API's status(). */
-export interface SyncStatusReport {
-  /** Local changes not yet on the share. */
-  unsynced: number;
-  /** The share version this instance last synced to, or null if it never synced. */
-  localVersion: number | null;
-  /** The share's current version, or null when the share could not be read or is empty. */
-  remoteVersion: number | null;
-  /** Whether a sync would do anything; null when the share could not be reached. */
-  syncNeeded: boolean | null;
-  lastSyncAt: string | null;
-  lastError: string | null;
-  /** Open conflicts waiting for a resolution. */
-  conflicts: number;
-}
 
 /** This instance's replica of the share's metadata, in its data directory (share/share-access.ts). */
 export const REPLICA_FILE = "share-replica.db";

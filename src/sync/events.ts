@@ -3,6 +3,22 @@ import type { ConflictRecord } from "./plan.js";
 /** Phases of a run, in order; each reports progress as items and bytes done of a known total. */
 export type SyncPhase = "check" | "lock" | "metadata" | "plan" | "upload" | "download" | "publish" | "apply";
 
+/** What waits to sync, as `syncd status --json` prints it (SPEC §5); also the TS API's status(). */
+export interface SyncStatusReport {
+  /** Local changes not yet on the share. */
+  unsynced: number;
+  /** The share version this instance last synced to, or null if it never synced. */
+  localVersion: number | null;
+  /** The share's current version, or null when the share could not be read or is empty. */
+  remoteVersion: number | null;
+  /** Whether a sync would do anything; null when the share could not be reached. */
+  syncNeeded: boolean | null;
+  lastSyncAt: string | null;
+  lastError: string | null;
+  /** Open conflicts waiting for a resolution. */
+  conflicts: number;
+}
+
 /** Sync summary of SPEC §5 (`sync --json`, HTTP, SSE `sync.completed`). */
 export interface SyncSummary {
   skipped: boolean;
