@@ -12,7 +12,8 @@
 #
 # The global install downloads the dependencies from the npm registry and compiles better-sqlite3, a native
 # module: that needs make, a C++ compiler and Python (Debian: build-essential python3) and takes about 70 s
-# of CPU time (measured: 5 to 6 minutes on a 2-core machine busy with other work), with little output.
+# of CPU time (measured: 51 s on an idle 2-core machine, 5 to 6 minutes on one busy with other work), with
+# little output.
 set -euo pipefail
 
 prefix="${PREFIX:-/usr/local}"

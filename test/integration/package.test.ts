@@ -102,6 +102,12 @@ describe("the packed tarball, imported from a scratch project", () => {
     expect(packed.filter((p) => /^(test|src|bench|fixtures|examples|scripts)\/|\.map$/.test(p))).toEqual([]);
   });
 
+  it("the README shows examples/embed.ts word for word, so what people copy is what is checked here", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const example = readFileSync(join(ROOT, "examples/embed.ts"), "utf8").trimEnd();
+    expect(readme).toContain("```ts\n" + example + "\n```");
+  });
+
   it("typechecks the README's example against the declarations (strict, nodenext)", async () => {
     const tsc = await exec(process.execPath, [TSC, "-p", "tsconfig.json"], { cwd: scratch });
     expect(tsc.stdout + tsc.stderr).toBe("");
