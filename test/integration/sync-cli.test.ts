@@ -65,8 +65,8 @@ async function expectConverged(): Promise<Array<Omit<LsEntry, "syncStatus">>> {
   const [la, lb, lc] = await Promise.all([library(a), library(b), library(c)]);
   expect(lb).toEqual(la);
   expect(lc).toEqual(la);
-  for (const inst of [a, b, c]) {
-    const status = await inst.json<{ unsynced: number; syncNeeded: boolean }>("status");
+  const statuses = await Promise.all([a, b, c].map((inst) => inst.json<{ unsynced: number; syncNeeded: boolean }>("status")));
+  for (const status of statuses) {
     expect(status.unsynced).toBe(0);
     expect(status.syncNeeded).toBe(false);
   }
