@@ -173,7 +173,14 @@ describe.each(shareMatrix())("capability probe on $name", (kind: ShareKind) => {
     expect(e.propfind.present).toBe(!getOnly); // getetag: only nginx lacks it
     expect(e.source).toBe(getOnly ? "get" : "propfind");
     expect(e.stableWithoutWrite).toBe(true);
-    expect(e.changesOnSameSizeRewrite).toBe(!getOnly); // only nginx keeps it (FIELD-NOTES)
+    if (getOnly) {
+      // nginx's ETag is its mtime in whole seconds and the size (FIELD-NOTES): a same-size rewrite keeps it only
+      // when it lands in the same second as the write before it, so the probe may see either (it saw "changed"
+      // once in a CI run on a busy machine). What holds is that the finding was measured.
+      expect(typeof e.changesOnSameSizeRewrite).toBe("boolean");
+    } else {
+      expect(e.changesOnSameSizeRewrite).toBe(true);
+    }
     if (kind.name === "apache") {
       // Weak for the first second after a write (FIELD-NOTES): the probe reads right after writing.
       expect(e.get.weak).toBe(true);
