@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startShapingProxy, type ShapingProxy } from "../../bench/lib/shaping-proxy.mjs";
 import { readEvents, startTestDaemon, type SseEvent, type TestDaemon } from "../helpers/daemon.js";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
+import type { ProgressEvent } from "../../src/sync/events.js";
 
 const SIZE = 16 * 1024 * 1024;
 let server: DavServer;
@@ -25,16 +26,8 @@ afterAll(async () => {
   await server?.close();
 });
 
-interface Progress {
-  phase: string;
-  done: number;
-  total: number;
-  bytesDone: number;
-  bytesTotal: number;
-  bytesPerSecond: number | null;
-  etaSeconds: number | null;
-  current: string | null;
-}
+/** A `sync.progress` event's data as SSE carries it: the engine's event without its type tag. */
+type Progress = Omit<ProgressEvent, "type">;
 
 describe("SSE progress while one large file is in flight", () => {
   it("reports bytes part-way, the entry and a rate, over the event stream", async () => {

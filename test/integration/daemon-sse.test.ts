@@ -5,19 +5,12 @@
 import { get, type IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openPeer, readEvents, startTestDaemon, type SseEvent, type TestDaemon } from "../helpers/daemon.js";
+import type { ProgressEvent } from "../../src/sync/events.js";
 
 const PHASES = ["check", "lock", "metadata", "plan", "upload", "download", "publish", "apply"];
 
-interface Progress {
-  phase: string;
-  done: number;
-  total: number;
-  bytesDone: number;
-  bytesTotal: number;
-  bytesPerSecond: number | null;
-  etaSeconds: number | null;
-  current: string | null;
-}
+/** A `sync.progress` event's data as SSE carries it: the engine's event without its type tag. */
+type Progress = Omit<ProgressEvent, "type">;
 
 let td: TestDaemon;
 
