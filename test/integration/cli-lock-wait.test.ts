@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest";
 import { createWebdavRemote } from "../../src/remote/webdav-remote.js";
 import type { Remote } from "../../src/remote/remote.js";
 import { makeInstance, SYNCD_BIN, type TestInstance } from "../helpers/cli.js";
+import { spawnInTerminal } from "../helpers/terminal.js";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
 
 let server: DavServer;
@@ -64,9 +65,8 @@ it("on a terminal, the wait counts down every second on one line", async () => {
   // The same instance (its share already probed), with something new to sync, in a pseudo-terminal (script(1)).
   await inst.ok("add", SYNCD_BIN, "--name", "b.js");
   await remote.put("version.txt.lock/t.json", Buffer.from(JSON.stringify(claim)));
-  // A pseudo-terminal has no size until told one: 120 columns, room for the whole sentence.
-  const command = `stty cols 120; ${[process.execPath, SYNCD_BIN, "--config", inst.configPath, "sync"].map((a) => `'${a}'`).join(" ")}`;
-  const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+  // 120 columns: room for the whole sentence.
+  const child = spawnInTerminal([process.execPath, SYNCD_BIN, "--config", inst.configPath, "sync"], { columns: 120 });
   onTestFinished(() => void child.kill());
   let out = "";
   const exited = new Promise<number | null>((resolve) => child.on("close", resolve));

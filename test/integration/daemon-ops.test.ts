@@ -16,6 +16,7 @@ import { SYNCD_BIN } from "../helpers/cli.js";
 import { startDaemonProcess, writeConfig, type DaemonProcess } from "../helpers/daemon-process.js";
 import { startDavServer, type DavServer } from "../helpers/dav-server.js";
 import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
+import { spawnInTerminal } from "../helpers/terminal.js";
 
 const TOKEN = "ops-test-token";
 const root = mkdtempSync(join(tmpdir(), "syncd-daemon-ops-"));
@@ -86,9 +87,8 @@ describe("syncd daemon for operators", () => {
     mkdirSync(dir);
     const config = join(dir, "syncd.json");
     writeConfig(config, { instanceName: "tty", dataDir: "./data", sync: { intervalSeconds: 3600 }, server: { host: "127.0.0.1", port: 0, token: TOKEN } });
-    // script(1) gives the daemon a pseudo-terminal as its stdout (and stdin: a ^C there is SIGINT).
-    const command = [process.execPath, SYNCD_BIN, "--config", config, "daemon"].map((a) => `'${a}'`).join(" ");
-    const child = spawn("script", ["-qec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+    // A pseudo-terminal as its stdout (and stdin: a ^C there is SIGINT).
+    const child = spawnInTerminal([process.execPath, SYNCD_BIN, "--config", config, "daemon"]);
     cleanups.push(() => child.exitCode === null && child.kill("SIGKILL"));
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
