@@ -445,6 +445,7 @@ describe("searching the library (GET /api/v1/files?q=…)", () => {
     await expectError(await td.api("/api/v1/files?limit=0"), 400, "invalid-query");
     await expectError(await td.api("/api/v1/files?q=x&order=size"), 400, "invalid-query");
     await expectError(await td.api("/api/v1/files?deleted=maybe&q=x"), 400, "invalid-query");
+    await expectError(await td.api("/api/v1/files?deleted=maybe"), 400, "invalid-query"); // not the whole list
   });
 });
 

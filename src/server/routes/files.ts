@@ -32,7 +32,7 @@ const patchBody = z
 export function fileRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
-  // Without search parameters: every entry (as `syncd ls --json`). With any of q, order, limit or
+  // Without search parameters (deleted=true|false aside): every entry (as `syncd ls --json`). With any of q, order, limit or
   // deleted=only: one bounded page (store/entry-search.ts), each entry with when it last changed here.
   r.get("/", (c) => {
     const { library } = c.get("deps");
@@ -40,7 +40,8 @@ export function fileRoutes(): Hono<AppEnv> {
     const q = c.req.query("q");
     const order = c.req.query("order");
     const limit = c.req.query("limit");
-    if (q === undefined && order === undefined && limit === undefined && deleted !== "only") {
+    const legacy = deleted === undefined || deleted === "true" || deleted === "false";
+    if (q === undefined && order === undefined && limit === undefined && legacy) {
       return c.json(library.list({ includeDeleted: deleted === "true" }).map(entryJson));
     }
     const search = parseSearch({ q, order, limit, deleted });
