@@ -5,7 +5,7 @@
  * database file". SQLite's own codes often leave the cause open ("unable to open database file", "disk I/O
  * error"): then the directory itself is asked (can it be written, how much room is left).
  */
-import { accessSync, constants, statfsSync } from "node:fs";
+import { accessSync, constants, existsSync, statfsSync } from "node:fs";
 import { relative, isAbsolute } from "node:path";
 import { SyncdError } from "../errors.js";
 
@@ -65,15 +65,17 @@ export class DiskError extends SyncdError {
     readonly problem: DiskProblem,
     where: string,
     detail: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; missing?: boolean },
   ) {
-    super(`disk-${problem}`, describe(problem, where, detail), options);
+    super(`disk-${problem}`, describe(problem, where, detail, options?.missing === true), options);
   }
 }
 
-function describe(problem: DiskProblem, where: string, detail: string): string {
+function describe(problem: DiskProblem, where: string, detail: string, missing: boolean): string {
   const why = detail ? ` (${detail})` : "";
   if (problem === "full") return `The disk holding ${where} is full: free some space and try again${why}.`;
+  // Nothing can be read from a directory that is not there: say so, not that reading still works.
+  if (missing) return `${capital(where)} does not exist and this user cannot create it${why}: create it, owned by this user, or set another dataDir in the config.`;
   const only = "commands that only read, such as ls, get and status, still work";
   if (problem === "read-only") return `${capital(where)} is read-only: this needs to write to it${why}; ${only}.`;
   return `${capital(where)} is not writable by this user: this needs to write to it${why}; check its owner and permissions (${only}).`;
@@ -95,7 +97,8 @@ export function localDiskError(err: unknown, dataDir: string): DiskError | null 
   const where = outside ? path : `the data directory ${dataDir}`;
   const code = codeOf(err) as string;
   const message = err instanceof Error ? err.message.replace(/^\w+: /, "").replace(/, \w+ '.*'$/, "") : "";
-  return new DiskError(problem, where, message && !message.startsWith(code) ? `${code}: ${message}` : message || code, { cause: err });
+  const missing = !outside && !existsSync(dataDir);
+  return new DiskError(problem, where, message && !message.startsWith(code) ? `${code}: ${message}` : message || code, { cause: err, missing });
 }
 
 function inside(path: string, dir: string): boolean {

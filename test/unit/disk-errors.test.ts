@@ -65,6 +65,16 @@ describe("localDiskError", () => {
     expect(localDiskError(err, dataDir)?.message).toBe("The disk holding /mnt/usb/out.pdf is full: free some space and try again (ENOSPC: no space left on device).");
   });
 
+  it("says that a data directory which is not there cannot be created, not that reading still works", () => {
+    const missing = join(dataDir, "not-yet", "data");
+    const err = Object.assign(fsError("EACCES", "permission denied", missing), { syscall: "mkdir" });
+    const mapped = localDiskError(err, missing);
+    expect(mapped?.code).toBe("disk-not-writable");
+    expect(mapped?.message).toBe(
+      `The data directory ${missing} does not exist and this user cannot create it (EACCES: permission denied): create it, owned by this user, or set another dataDir in the config.`,
+    );
+  });
+
   it("leaves alone what is not a disk problem, and what already is a sentence", () => {
     expect(localDiskError(new Error("boom"), dataDir)).toBeNull();
     expect(localDiskError(fsError("ENOENT", "no such file or directory", join(dataDir, "x")), dataDir)).toBeNull();
