@@ -32,8 +32,9 @@ const patchBody = z
 export function fileRoutes(): Hono<AppEnv> {
   const r = new Hono<AppEnv>();
 
-  // Without search parameters (deleted=true|false aside): every entry (as `syncd ls --json`). With any of q, order, limit or
-  // deleted=only: one bounded page (store/entry-search.ts), each entry with when it last changed here.
+  // Without search parameters (deleted=true|false aside): every entry (as `syncd ls --json`). With any of
+  // q, order, limit or another deleted: one bounded page (store/entry-search.ts), each entry with when it
+  // last changed here; deleted=only is the one other value, anything else is refused (parseSearch).
   r.get("/", (c) => {
     const { library } = c.get("deps");
     const deleted = c.req.query("deleted");
