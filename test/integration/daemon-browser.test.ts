@@ -14,14 +14,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startShapingProxy, type ShapingProxy } from "../../bench/lib/shaping-proxy.mjs";
-import { CHROMIUM, chromiumAvailable as available, launchChromium } from "../helpers/chromium.js";
+import { CHROMIUM, chromiumSkipped, launchChromium, type Chromium } from "../helpers/chromium.js";
 import { openPeer, startTestDaemon, type Peer, type TestDaemon } from "../helpers/daemon.js";
 
-const inCi = process.env.CI === "true";
-if (!available && !inCi) {
+if (chromiumSkipped) {
   console.warn(`daemon-browser.test.ts skipped: ${CHROMIUM} not found (apt-get install -y chromium); under CI=true this fails instead.`);
 }
 
@@ -68,20 +67,17 @@ function watchErrors(page: Page): string[] {
   return errors;
 }
 
-describe.skipIf(!available && !inCi)("dashboard in headless Chromium", () => {
+describe.skipIf(chromiumSkipped)("dashboard in headless Chromium", () => {
   let td: TestDaemon;
   let peer: Peer;
-  let profile: string;
-  let browser: BrowserContext;
+  let browser: Chromium;
   let page: Page;
   let errors: string[];
 
   beforeAll(async () => {
-    if (!available) throw new Error(`CI=true but ${CHROMIUM} is missing: the browser test must run in CI (apt-get install -y chromium).`);
     td = await startTestDaemon({ token: TOKEN });
     peer = await openPeer(td);
-    profile = mkdtempSync(join(tmpdir(), "syncd-chromium-"));
-    browser = await launchChromium(profile);
+    browser = await launchChromium();
     page = await browser.newPage();
     await page.setViewportSize({ width: 1280, height: 900 });
     errors = watchErrors(page);
@@ -91,7 +87,6 @@ describe.skipIf(!available && !inCi)("dashboard in headless Chromium", () => {
     await browser?.close();
     await peer?.close();
     await td?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it("loads with the token from the URL fragment, keeps it, and says in words where things stand", async () => {
@@ -294,11 +289,10 @@ describe.skipIf(!available && !inCi)("dashboard in headless Chromium", () => {
   });
 });
 
-describe.skipIf(!available && !inCi)("dashboard of a daemon whose share refuses it", () => {
+describe.skipIf(chromiumSkipped)("dashboard of a daemon whose share refuses it", () => {
   let server: Server;
   let td: TestDaemon;
-  let profile: string;
-  let browser: BrowserContext;
+  let browser: Chromium;
 
   beforeAll(async () => {
     // Every request answered 403: the run fails with a message that names the (very long) share folder.
@@ -306,8 +300,7 @@ describe.skipIf(!available && !inCi)("dashboard of a daemon whose share refuses 
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     td = await startTestDaemon({ token: TOKEN, webdav: { url, root: `/${"unbroken".repeat(50)}` } });
-    profile = mkdtempSync(join(tmpdir(), "syncd-chromium-"));
-    browser = await launchChromium(profile);
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
@@ -315,7 +308,6 @@ describe.skipIf(!available && !inCi)("dashboard of a daemon whose share refuses 
     await td?.close();
     server?.closeAllConnections();
     await new Promise((r) => server?.close(r));
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it("says it needs attention, with the long error wrapped at 1280 px and at 375 px", async () => {
@@ -342,10 +334,9 @@ describe.skipIf(!available && !inCi)("dashboard of a daemon whose share refuses 
   });
 });
 
-describe.skipIf(!available && !inCi)("dashboard of a daemon whose share another machine has locked", () => {
+describe.skipIf(chromiumSkipped)("dashboard of a daemon whose share another machine has locked", () => {
   let td: TestDaemon;
-  let profile: string;
-  let browser: BrowserContext;
+  let browser: Chromium;
 
   beforeAll(async () => {
     td = await startTestDaemon({ token: TOKEN, sync: { lockWaitSeconds: 5 } });
@@ -356,14 +347,12 @@ describe.skipIf(!available && !inCi)("dashboard of a daemon whose share another 
     const claim = { token: "other", instance: "office-pc", host: "office", pid: 1, ttlMs: 60_000, acquiredAt: new Date().toISOString() };
     await writeFile(join(lockDir, "other.json"), JSON.stringify(claim));
     await td.daemon.library.add({ source: Buffer.from("waiting"), name: "waiting.txt" });
-    profile = mkdtempSync(join(tmpdir(), "syncd-chromium-"));
-    browser = await launchChromium(profile);
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
     await td?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it("says who it waits for, then that another machine is syncing and when it retries, never an exit code", async () => {
@@ -386,12 +375,11 @@ describe.skipIf(!available && !inCi)("dashboard of a daemon whose share another 
   });
 });
 
-describe.skipIf(!available && !inCi)("dashboard while a 1 GiB file is in flight", () => {
+describe.skipIf(chromiumSkipped)("dashboard while a 1 GiB file is in flight", () => {
   let share: TestDaemon;
   let proxy: ShapingProxy;
   let td: TestDaemon;
-  let profile: string;
-  let browser: BrowserContext;
+  let browser: Chromium;
   let big: string;
 
   beforeAll(async () => {
@@ -406,8 +394,7 @@ describe.skipIf(!available && !inCi)("dashboard while a 1 GiB file is in flight"
     await f.truncate(GiB);
     await f.close();
     await td.daemon.library.add({ source: big, name: "video/holiday-2021.mkv" });
-    profile = mkdtempSync(join(tmpdir(), "syncd-chromium-"));
-    browser = await launchChromium(profile);
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
@@ -415,7 +402,6 @@ describe.skipIf(!available && !inCi)("dashboard while a 1 GiB file is in flight"
     await td?.close();
     await proxy?.close();
     await share?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it("shows bytes, rate, time left and the entry while it uploads, with the bar advancing", async () => {

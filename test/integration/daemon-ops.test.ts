@@ -27,6 +27,20 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/**
+ * The config file of an instance named `name`, in a folder of its own under `root`: its data there, its
+ * server on a free port of 127.0.0.1 with TOKEN, hourly runs (only the start-up run happens), and `more`.
+ */
+function instanceConfig(name: string, more: { webdav?: object; sync?: object } = {}): { dir: string; config: string } {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  const config = join(dir, "syncd.json");
+  const server = { host: "127.0.0.1", port: 0, token: TOKEN };
+  // Without webdav (undefined is left out of the JSON): the embedded share.
+  writeConfig(config, { instanceName: name, dataDir: "./data", webdav: more.webdav, sync: { intervalSeconds: 3600, ...more.sync }, server });
+  return { dir, config };
+}
+
 /** A share nobody answers on: the port of a server that was just closed. */
 async function deadShareUrl(): Promise<string> {
   const dav = await startDavServer();
@@ -36,15 +50,9 @@ async function deadShareUrl(): Promise<string> {
 
 describe("syncd daemon for operators", () => {
   it("under journald, starts every line with its priority, and journald's line is still JSON", async () => {
-    const dir = join(root, "journal");
-    mkdirSync(dir);
-    const config = join(dir, "syncd.json");
-    writeConfig(config, {
-      instanceName: "journal",
-      dataDir: "./data",
+    const { dir, config } = instanceConfig("journal", {
       webdav: { url: await deadShareUrl(), root: "/syncd", timeoutMs: 1000 },
-      sync: { intervalSeconds: 3600, lockTtlSeconds: 6 },
-      server: { host: "127.0.0.1", port: 0, token: TOKEN },
+      sync: { lockTtlSeconds: 6 },
     });
     // As under systemd: stdout and stderr are one stream (here a file), named by $JOURNAL_STREAM.
     const logFile = join(dir, "journal.log");
@@ -83,10 +91,7 @@ describe("syncd daemon for operators", () => {
   }, 40_000);
 
   it("on a terminal, prints where the dashboard is and where its token is kept, never the token; Ctrl-C stops it", async () => {
-    const dir = join(root, "tty");
-    mkdirSync(dir);
-    const config = join(dir, "syncd.json");
-    writeConfig(config, { instanceName: "tty", dataDir: "./data", sync: { intervalSeconds: 3600 }, server: { host: "127.0.0.1", port: 0, token: TOKEN } });
+    const { config } = instanceConfig("tty");
     // A pseudo-terminal as its stdout (and stdin: a ^C there is SIGINT).
     const child = spawnInTerminal([process.execPath, SYNCD_BIN, "--config", config, "daemon"]);
     cleanups.push(() => child.exitCode === null && child.kill("SIGKILL"));
@@ -121,15 +126,9 @@ describe("syncd daemon for operators", () => {
       cleanups.push(() => proxy.close());
       const down = () => proxy.setRandom({ rate: 1, kinds: ["drop-before"] }); // the share does not answer
       down();
-      const dir = join(root, "ready");
-      mkdirSync(dir);
-      const config = join(dir, "syncd.json");
-      writeConfig(config, {
-        instanceName: "ready",
-        dataDir: "./data",
+      const { config } = instanceConfig("ready", {
         webdav: { url: proxy.via(`${dav.url}/`), root: "/syncd", timeoutMs: 2000 },
-        sync: { intervalSeconds: 3600, lockTtlSeconds: 6 },
-        server: { host: "127.0.0.1", port: 0, token: TOKEN },
+        sync: { lockTtlSeconds: 6 },
       });
       // $JOURNAL_STREAM inherited, but the output is not that stream (a pipe): plain JSON lines.
       daemon = await startDaemonProcess(config, { env: { JOURNAL_STREAM: "1:1" } });

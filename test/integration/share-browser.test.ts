@@ -6,41 +6,32 @@
  * `Access-Control-Allow-Origin: *` and took the POST as a PUT. Skipped without chromium locally, fails
  * under CI=true.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM, chromiumAvailable, launchChromium } from "../helpers/chromium.js";
+import { chromiumSkipped, launchChromium, type Chromium } from "../helpers/chromium.js";
 import { startTestDaemon, type TestDaemon } from "../helpers/daemon.js";
 
-const inCi = process.env.CI === "true";
-
-describe.skipIf(!chromiumAvailable && !inCi)("a page of another origin in Chromium", () => {
+describe.skipIf(chromiumSkipped)("a page of another origin in Chromium", () => {
   let td: TestDaemon;
   let evil: Server;
-  let profile: string;
-  let browser: BrowserContext;
+  let browser: Chromium;
 
   beforeAll(async () => {
-    if (!chromiumAvailable) throw new Error(`CI=true but ${CHROMIUM} is missing: the browser test must run in CI (apt-get install -y chromium).`);
     td = await startTestDaemon({ token: null });
     expect((await td.api("/api/v1/sync", { method: "POST" })).status).toBe(200);
     // Another origin (and another site: localhost is not 127.0.0.1) on the same machine.
     evil = createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>elsewhere</title>"));
     await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
-    profile = mkdtempSync(join(tmpdir(), "syncd-chromium-"));
-    browser = await launchChromium(profile);
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
     await new Promise((resolve) => evil?.close(resolve));
     await td?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it("can neither read the share nor write to it", async () => {
