@@ -74,12 +74,7 @@ export class SyncdInstance implements Syncd {
 
   async update(id: string, change: EntryUpdate): Promise<Entry> {
     this.library.require(id);
-    if (change.content !== undefined) await this.library.updateContent(id, toSource(change.content));
-    if (change.name !== undefined) this.library.rename(id, change.name);
-    if (change.meta && ((change.meta.unset?.length ?? 0) > 0 || Object.keys(change.meta.set ?? {}).length > 0)) {
-      this.library.updateMeta(id, change.meta);
-    }
-    return this.library.require(id);
+    return this.library.update(id, { source: change.content === undefined ? undefined : toSource(change.content), name: change.name, meta: change.meta });
   }
 
   remove(id: string): Entry {

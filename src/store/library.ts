@@ -46,6 +46,13 @@ export interface MetaPatch {
   unset?: string[];
 }
 
+/** What Library.update changes; the fields not given stay as they are. */
+export interface EntryChange {
+  source?: ContentSource;
+  name?: string;
+  meta?: MetaPatch;
+}
+
 export interface ImportProgress {
   done: number;
   total: number;
@@ -106,6 +113,20 @@ export async function openLibrary(dataDir: string, opts: LibraryOptions): Promis
 }
 
 type Changes = Partial<Pick<Entry, "name" | "hash" | "size" | "meta" | "deleted">>;
+
+/** A key both set and unset, or a value that is not valid metadata: refused before anything is written. */
+function checkMetaPatch(patch: MetaPatch): void {
+  const both = (patch.unset ?? []).find((key) => patch.set && Object.hasOwn(patch.set, key));
+  if (both !== undefined) throw new UsageError(`Metadata key ${JSON.stringify(both)} is both set and unset; choose one.`);
+  if (patch.set !== undefined) metaToJson(patch.set);
+}
+
+/** `current` with `patch` applied, or null when that changes nothing. */
+function patchedMeta(current: Meta, patch: MetaPatch): Meta | null {
+  const meta: Meta = { ...current, ...patch.set };
+  for (const key of patch.unset ?? []) delete meta[key];
+  return metaToJson(meta) === metaToJson(current) ? null : meta;
+}
 
 export class Library {
   readonly blobs: BlobStore;
@@ -192,27 +213,42 @@ export class Library {
     return entry as Entry;
   }
 
-  async updateContent(id: string, source: ContentSource): Promise<Entry> {
+  /**
+   * Changes content, name and/or metadata of a live entry as one change (one version, one stamp). Every field
+   * is checked before anything is written (content may be a large copy), so that a bad one changes nothing.
+   */
+  async update(id: string, change: EntryChange): Promise<Entry> {
     this.writable();
+    if (change.name !== undefined) validateName(change.name);
+    if (change.meta !== undefined) checkMetaPatch(change.meta);
     this.requireLive(id); // fail before copying what may be a large file
-    const { before, after } = await this.withBlobs([source], ([written]) => {
-      const blob = written as BlobInfo;
-      return this.mutateTx.immediate(id, (cur) => (cur.hash === blob.hash ? null : { hash: blob.hash, size: blob.size }));
-    });
+    const apply = (cur: Entry, blob: BlobInfo | null): Changes | null => {
+      const out: Changes = {};
+      if (blob && blob.hash !== cur.hash) {
+        out.hash = blob.hash;
+        out.size = blob.size;
+      }
+      if (change.name !== undefined && change.name !== cur.name) out.name = change.name;
+      const meta = change.meta && patchedMeta(cur.meta, change.meta);
+      if (meta) out.meta = meta;
+      return Object.keys(out).length > 0 ? out : null;
+    };
+    if (change.source === undefined) return this.mutateTx.immediate(id, (cur) => apply(cur, null)).after;
+    const { before, after } = await this.withBlobs([change.source], ([blob]) => this.mutateTx.immediate(id, (cur) => apply(cur, blob as BlobInfo)));
     if (before.hash !== after.hash) this.releaseBlob(before.hash);
     return after;
   }
 
+  async updateContent(id: string, source: ContentSource): Promise<Entry> {
+    return this.update(id, { source });
+  }
+
   updateMeta(id: string, patch: MetaPatch): Entry {
     this.writable();
-    const unset = patch.unset ?? [];
-    const both = unset.find((key) => patch.set && Object.hasOwn(patch.set, key));
-    if (both !== undefined) throw new UsageError(`Metadata key ${JSON.stringify(both)} is both set and unset; choose one.`);
-    if (patch.set !== undefined) metaToJson(patch.set);
+    checkMetaPatch(patch);
     return this.mutateTx.immediate(id, (cur) => {
-      const meta: Meta = { ...cur.meta, ...patch.set };
-      for (const key of unset) delete meta[key];
-      return metaToJson(meta) === metaToJson(cur.meta) ? null : { meta };
+      const meta = patchedMeta(cur.meta, patch);
+      return meta ? { meta } : null;
     }).after;
   }
 

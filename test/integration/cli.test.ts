@@ -74,6 +74,21 @@ describe("bad usage and bad configuration exit with 2", () => {
     expect(r.stderr).toContain("'..'");
     expect(await inst.json<unknown[]>("ls")).toEqual([]);
   });
+
+  it("an update with a bad field changes nothing, not even the content given with it", async () => {
+    const inst = makeInstance("update", { url: server.url, root: "/update" });
+    const [one, two] = [join(inst.dir, "one"), join(inst.dir, "two")];
+    writeFileSync(one, "one");
+    writeFileSync(two, "the new content");
+    const id = (await inst.ok("add", one, "--name", "one")).trim();
+    const before = await inst.json<unknown[]>("ls");
+    for (const bad of [["--name", "../escape"], ["--meta", "a=1", "--unset", "a"]]) {
+      const r = await inst.run("update", id, "--file", two, ...bad);
+      expect(r.code).toBe(2);
+      oneSentence(r.stderr);
+      expect(await inst.json<unknown[]>("ls")).toEqual(before);
+    }
+  });
 });
 
 describe("failures exit with 1 and one sentence; --verbose adds the stack", () => {

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { isValid as isUlid } from "ulidx";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { EntryNotFoundError, InvalidNameError } from "../../src/errors.js";
-import { EMPTY_HASH, type Entry } from "../../src/model/entry.js";
+import { EMPTY_HASH, type Entry, type JsonValue } from "../../src/model/entry.js";
 import { type ClockWarning, parseHlc } from "../../src/sync/hlc.js";
-import { EntryDeletedError, type Library, openLibrary, toState } from "../../src/store/library.js";
+import { EntryDeletedError, type EntryChange, type Library, openLibrary, toState } from "../../src/store/library.js";
 
 const sha = (data: string) => createHash("sha256").update(data).digest("hex");
 let dataDir: string;
@@ -97,6 +97,27 @@ describe("Library", () => {
     expect(l.updateMeta(e.id, { set: { a: 1 }, unset: ["absent"] }).version).toBe(1);
     expect((await l.updateContent(e.id, Buffer.from("x"))).version).toBe(1);
     expect(l.pendingCount()).toBe(0);
+  });
+
+  it("updates content, name and metadata as one change, and a bad field changes nothing", async () => {
+    const l = await lib();
+    const e = await l.add({ source: Buffer.from("one"), name: "f", meta: { a: 1, b: 2 } });
+    let deep: JsonValue = 1;
+    for (let i = 0; i < 40; i++) deep = [deep]; // deeper than metadata may nest
+    const bad: EntryChange[] = [
+      { source: Buffer.from("two"), name: "../evil" },
+      { source: Buffer.from("two"), name: "g", meta: { set: { a: 3 }, unset: ["a"] } },
+      { source: Buffer.from("two"), meta: { set: { deep } } },
+    ];
+    for (const change of bad) {
+      await expect(l.update(e.id, change)).rejects.toMatchObject({ exitCode: 2 });
+      expect(l.get(e.id)).toEqual(e);
+    }
+    expect(blobCount()).toBe(1); // nothing of the refused content was kept
+    const after = await l.update(e.id, { source: Buffer.from("two"), name: "g", meta: { set: { a: 3 }, unset: ["b"] } });
+    expect(after).toMatchObject({ version: 2, name: "g", hash: sha("two"), size: 3, meta: { a: 3 } });
+    expect(blobCount()).toBe(1); // the old content went with its last entry
+    expect((await l.update(e.id, { name: "g", meta: { set: { a: 3 } } })).version).toBe(2); // no change
   });
 
   it("rolls back the row and the clock together when a mutation fails", async () => {

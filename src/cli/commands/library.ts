@@ -44,10 +44,11 @@ export function registerLibraryCommands(program: Command, globals: Globals): voi
       await withContext(globals(), async (ctx) => {
         const library = await ctx.openLibrary();
         library.require(id);
-        if (opts.file) await library.updateContent(id, resolve(opts.file));
-        if (opts.name !== undefined) library.rename(id, opts.name);
-        if (opts.meta.length > 0 || opts.unset.length > 0) library.updateMeta(id, { set: parseMetaPairs(opts.meta), unset: opts.unset });
-        const entry = library.require(id);
+        const entry = await library.update(id, {
+          source: opts.file ? resolve(opts.file) : undefined,
+          name: opts.name,
+          meta: opts.meta.length > 0 || opts.unset.length > 0 ? { set: parseMetaPairs(opts.meta), unset: opts.unset } : undefined,
+        });
         if (opts.json) printJson(entryJson(entry));
         else process.stdout.write(`${entry.id}\n`);
       });

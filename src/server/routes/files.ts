@@ -8,8 +8,8 @@ import { Readable } from "node:stream";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { entryJson } from "../../cli/output.js";
-import { SyncdError, UsageError } from "../../errors.js";
-import { type Meta, validateName } from "../../model/entry.js";
+import { SyncdError } from "../../errors.js";
+import type { Meta } from "../../model/entry.js";
 import { metaToJson } from "../../store/entry-row.js";
 import { MAX_SEARCH_LIMIT, searchEntries, type EntrySearch, type SearchOrder } from "../../store/entry-search.js";
 import type { Entry } from "../../model/entry.js";
@@ -67,16 +67,13 @@ export function fileRoutes(): Hono<AppEnv> {
     const id = c.req.param("id");
     const body = await readJson(c, patchBody);
     library.require(id);
-    // Check everything before the first write (rename and metadata are two writes), so that a bad field
-    // changes nothing.
-    if (body.name !== undefined) validateName(body.name);
-    if (body.meta !== undefined) metaToJson(body.meta);
-    const both = body.unset?.find((key) => body.meta !== undefined && Object.hasOwn(body.meta, key));
-    if (both !== undefined) throw new UsageError(`Metadata key ${JSON.stringify(both)} is both set and unset; choose one.`);
-    if (body.name !== undefined) library.rename(id, body.name);
-    if (body.meta !== undefined || body.unset !== undefined) library.updateMeta(id, { set: body.meta as Meta | undefined, unset: body.unset });
+    // One change; a bad field changes nothing (Library.update checks them all first).
+    const entry = await library.update(id, {
+      name: body.name,
+      meta: body.meta !== undefined || body.unset !== undefined ? { set: body.meta as Meta | undefined, unset: body.unset } : undefined,
+    });
     scheduler.notifyWrite();
-    return c.json(entryJson(library.require(id)));
+    return c.json(entryJson(entry));
   });
 
   r.delete("/:id", (c) => {
