@@ -4,7 +4,7 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import type { ContentFetcher, Library } from "../store/library.js";
-import type { SyncStatusReport } from "../sync/engine.js";
+import type { SyncStatusReport } from "../sync/events.js";
 import { bearerToken, isLoopbackHostHeader, sameOrigin, tokenMatches } from "./auth.js";
 import type { EventHub } from "./event-hub.js";
 import { ApiError, errorBody, errorResponse } from "./http-errors.js";

@@ -4,7 +4,6 @@ import type { Db } from "./db.js";
 
 export type { OpenConflict };
 
-
 export function listOpenConflicts(db: Db): OpenConflict[] {
   const rows = db
     .prepare("SELECT id, entry_id, kind, fields, local, remote, created_at FROM conflicts WHERE resolved_at IS NULL ORDER BY created_at")

@@ -22,8 +22,6 @@ import { countOpenConflicts } from "../store/conflicts.js";
 import type { Library } from "../store/library.js";
 import { dryRun } from "./dry-run.js";
 import { emptySummary, PhaseProgress, type SyncEventListener, type SyncStatusReport, type SyncSummary } from "./events.js";
-
-export type { SyncStatusReport };
 import { LocalSyncView } from "./local-sync.js";
 import { collectGarbage, collectOrphans, cutoffStamp, gcDue, versionTimeStep } from "./maintenance.js";
 import { acquireLocalLock } from "./local-lock.js";
@@ -74,7 +72,6 @@ export interface SyncOptions {
    */
   signal?: AbortSignal;
 }
-
 
 /** This instance's replica of the share's metadata, in its data directory (share/share-access.ts). */
 export const REPLICA_FILE = "share-replica.db";
