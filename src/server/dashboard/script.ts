@@ -396,8 +396,7 @@ function connect() {
     endRun(s.skipped ? "" : "Last sync: " + describe(s) + ".", "");
     refreshAll();
   });
-  events.addEventListener("sync.failed", (e) => {
-    const err = JSON.parse(e.data).error;
+  events.addEventListener("sync.failed", () => {
     endRun("", ""); // the state above says what went wrong (refreshStatus)
     refreshStatus();
   });
@@ -410,7 +409,9 @@ function refreshAll() {
 async function start() {
   connect();
   await refreshInstances(); // first: conflicts name the other side by its instance
-  refreshAll();
+  refreshStatus();
+  refreshConflicts();
+  refreshLibrary();
   refreshInvite();
 }
 setInterval(() => { if (!running) refreshStatus(); }, 15000);
