@@ -67,6 +67,15 @@ function watchErrors(page: Page): string[] {
   return errors;
 }
 
+/** A new page on the daemon's dashboard, given the token in the URL fragment, once its event stream is live. */
+async function openDashboard(browser: Chromium, td: TestDaemon): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${td.url}/#token=${TOKEN}`);
+  await page.locator("#live", { hasText: "live" }).waitFor();
+  return { page, errors };
+}
+
 describe.skipIf(chromiumSkipped)("dashboard in headless Chromium", () => {
   let td: TestDaemon;
   let peer: Peer;
@@ -312,9 +321,7 @@ describe.skipIf(chromiumSkipped)("dashboard of a daemon whose share refuses it",
 
   it("says it needs attention, with the long error wrapped at 1280 px and at 375 px", async () => {
     await td.api("/api/v1/sync", { method: "POST" });
-    const page = await browser.newPage();
-    const errors = watchErrors(page);
-    await page.goto(`${td.url}/#token=${TOKEN}`);
+    const { page, errors } = await openDashboard(browser, td);
     await page.locator("#state", { hasText: "Needs attention: the last sync failed." }).waitFor();
     const reason = (await page.locator("#state-reason").textContent()) ?? "";
     expect(reason).toContain("unbroken".repeat(50));
@@ -356,10 +363,7 @@ describe.skipIf(chromiumSkipped)("dashboard of a daemon whose share another mach
   });
 
   it("says who it waits for, then that another machine is syncing and when it retries, never an exit code", async () => {
-    const page = await browser.newPage();
-    const errors = watchErrors(page);
-    await page.goto(`${td.url}/#token=${TOKEN}`);
-    await page.locator("#live", { hasText: "live" }).waitFor();
+    const { page, errors } = await openDashboard(browser, td);
     const run = td.api("/api/v1/sync", { method: "POST" });
     await page.locator("#state-detail", { hasText: /^Waiting for office-pc \(office\) to finish syncing; giving up in \d+ s\.$/ }).waitFor({ timeout: 10_000 });
     expect(await page.locator("#state").textContent()).toBe("Syncing…");
@@ -405,10 +409,7 @@ describe.skipIf(chromiumSkipped)("dashboard while a 1 GiB file is in flight", ()
   });
 
   it("shows bytes, rate, time left and the entry while it uploads, with the bar advancing", async () => {
-    const page = await browser.newPage();
-    const errors = watchErrors(page);
-    await page.goto(`${td.url}/#token=${TOKEN}`);
-    await page.locator("#live", { hasText: "live" }).waitFor();
+    const { page, errors } = await openDashboard(browser, td);
     const run = td.json("/api/v1/sync", { method: "POST" });
     run.catch(() => {}); // awaited below
 
