@@ -47,7 +47,7 @@ export function registerLibraryCommands(program: Command, globals: Globals): voi
         const entry = await library.update(id, {
           source: opts.file ? resolve(opts.file) : undefined,
           name: opts.name,
-          meta: opts.meta.length > 0 || opts.unset.length > 0 ? { set: parseMetaPairs(opts.meta), unset: opts.unset } : undefined,
+          meta: { set: parseMetaPairs(opts.meta), unset: opts.unset }, // empty: no change
         });
         if (opts.json) printJson(entryJson(entry));
         else process.stdout.write(`${entry.id}\n`);

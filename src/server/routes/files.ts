@@ -68,10 +68,7 @@ export function fileRoutes(): Hono<AppEnv> {
     const body = await readJson(c, patchBody);
     library.require(id);
     // One change; a bad field changes nothing (Library.update checks them all first).
-    const entry = await library.update(id, {
-      name: body.name,
-      meta: body.meta !== undefined || body.unset !== undefined ? { set: body.meta as Meta | undefined, unset: body.unset } : undefined,
-    });
+    const entry = await library.update(id, { name: body.name, meta: { set: body.meta as Meta | undefined, unset: body.unset } });
     scheduler.notifyWrite();
     return c.json(entryJson(entry));
   });
